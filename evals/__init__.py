@@ -1,0 +1,1 @@
+"""evals: labeled sets, judge and benchmark scripts, and their recorded reports."""

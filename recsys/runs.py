@@ -1,0 +1,88 @@
+"""Recording a run in the store: its config, status, timings and metrics.
+
+Writers hold the store only around write batches: metrics are buffered and flushed at most every
+``flush_seconds``, and always when the run ends, fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from recsys.store import Store
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_version() -> str:
+    """The package version plus the git commit when run from a checkout ('+dirty' if modified)."""
+    from recsys import __version__
+
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(_REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(_REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{sha}{'.dirty' if dirty else ''}"
+
+
+def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:
+    """A stable hash of the fields that change results (display and path options excluded)."""
+    payload = json.dumps(config.model_dump(mode="json", exclude=set(exclude)), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class RunRecorder:
+    """One row in ``runs`` and its rows in ``metrics``."""
+
+    def __init__(self, store: Store, split_id: str, model: str, config: BaseModel, *,
+                 hash_exclude: set[str] = frozenset(), flush_seconds: float = 5.0):
+        self.store = store
+        self.run_id = uuid.uuid4().hex[:12]
+        self.flush_seconds = flush_seconds
+        self._pending: list[tuple] = []
+        self._last_flush = time.monotonic()
+        with store.transaction() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, split_id, model, config, config_hash, code_version, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                [self.run_id, split_id, model, config.model_dump_json(), config_hash(config, hash_exclude),
+                 code_version()],
+            )
+
+    def log(self, epoch: int, split: str, values: dict[str, float]) -> None:
+        self._pending.extend((self.run_id, epoch, split, name, float(value)) for name, value in values.items())
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.store.transaction() as con:
+            con.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
+                self._pending,
+            )
+        self._pending.clear()
+        self._last_flush = time.monotonic()
+
+    def finish(self, status: str, best_epoch: int | None = None, timings: dict | None = None) -> None:
+        self.flush()
+        with self.store.transaction() as con:
+            con.execute(
+                "UPDATE runs SET status = ?, best_epoch = ?, timings = ?, finished_at = current_timestamp"
+                " WHERE run_id = ?",
+                [status, best_epoch, json.dumps(timings or {}), self.run_id],
+            )

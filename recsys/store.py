@@ -1,0 +1,246 @@
+"""The DuckDB store: one file, one versioned schema, short-lived connections.
+
+DuckDB allows a single read-write process per file, and a connection held open in another process
+blocks every writer. So nothing here keeps a connection: every read or write batch opens one, does
+its work in a transaction and closes it. Lock conflicts are retried with a bounded backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_STORE_PATH = Path(os.environ.get("LLMHNI_STORE", "store/llmhni.duckdb"))
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+# Append only: a released migration is never edited, a new one is added with the next version.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "datasets, users, items, ratings, splits, interactions, runs, metrics",
+        """
+        CREATE TABLE datasets (
+            dataset_id   VARCHAR PRIMARY KEY,
+            source       VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            n_users      INTEGER NOT NULL,
+            n_items      INTEGER NOT NULL,
+            n_ratings    BIGINT  NOT NULL,
+            created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE users (
+            dataset_id VARCHAR NOT NULL,
+            user_idx   INTEGER NOT NULL,
+            raw_id     VARCHAR NOT NULL,
+            attributes JSON,
+            PRIMARY KEY (dataset_id, user_idx)
+        );
+        CREATE TABLE items (
+            dataset_id VARCHAR NOT NULL,
+            item_idx   INTEGER NOT NULL,
+            raw_id     VARCHAR NOT NULL,
+            title      VARCHAR,
+            year       INTEGER,
+            genres     VARCHAR,
+            text       VARCHAR,
+            PRIMARY KEY (dataset_id, item_idx)
+        );
+        -- The explicit feedback as ingested; splits and noise are derived from it.
+        CREATE TABLE ratings (
+            dataset_id VARCHAR NOT NULL,
+            user_idx   INTEGER NOT NULL,
+            item_idx   INTEGER NOT NULL,
+            rating     DOUBLE  NOT NULL,
+            ts         BIGINT,
+            PRIMARY KEY (dataset_id, user_idx, item_idx)
+        );
+        CREATE TABLE splits (
+            split_id        VARCHAR PRIMARY KEY,
+            dataset_id      VARCHAR NOT NULL,
+            seed            INTEGER NOT NULL,
+            noise_kind      VARCHAR NOT NULL,
+            noise_ratio     DOUBLE  NOT NULL,
+            params          JSON    NOT NULL,
+            n_users_kept    INTEGER NOT NULL,
+            n_users_dropped INTEGER NOT NULL,
+            n_train_clean   INTEGER NOT NULL,
+            n_train_noise   INTEGER NOT NULL,
+            n_valid         INTEGER NOT NULL,
+            n_test          INTEGER NOT NULL,
+            created_at      TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- is_injected_noise is ground truth: only evaluation code may read it.
+        CREATE TABLE interactions (
+            split_id          VARCHAR NOT NULL,
+            user_idx          INTEGER NOT NULL,
+            item_idx          INTEGER NOT NULL,
+            rating            DOUBLE,
+            split             VARCHAR NOT NULL CHECK (split IN ('train', 'valid', 'test')),
+            is_injected_noise BOOLEAN NOT NULL,
+            PRIMARY KEY (split_id, user_idx, item_idx)
+        );
+        CREATE TABLE runs (
+            run_id       VARCHAR PRIMARY KEY,
+            split_id     VARCHAR NOT NULL,
+            model        VARCHAR NOT NULL,
+            config       JSON    NOT NULL,
+            config_hash  VARCHAR NOT NULL,
+            code_version VARCHAR NOT NULL,
+            status       VARCHAR NOT NULL,
+            best_epoch   INTEGER,
+            timings      JSON,
+            started_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at  TIMESTAMP
+        );
+        -- One row per (run, epoch, split, metric); test rows are written at the best validation epoch.
+        CREATE TABLE metrics (
+            run_id VARCHAR NOT NULL,
+            epoch  INTEGER NOT NULL,
+            split  VARCHAR NOT NULL,
+            name   VARCHAR NOT NULL,
+            value  DOUBLE  NOT NULL,
+            PRIMARY KEY (run_id, epoch, split, name)
+        );
+        """,
+    ),
+)
+
+
+class StoreLockedError(RuntimeError):
+    """Another process kept the write lock for longer than the retry budget."""
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+class Store:
+    """A DuckDB file with a migrated schema.
+
+    Args:
+        path: The database file; its parent folder is created.
+        migrations: The schema history to apply (the project's own by default).
+        lock_retries: How many times to retry opening while another process holds the lock.
+        lock_backoff_s: First backoff between retries; it doubles, with jitter, up to 2 s.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike = DEFAULT_STORE_PATH,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        lock_retries: int = 20,
+        lock_backoff_s: float = 0.05,
+    ) -> None:
+        self.path = Path(path)
+        self.migrations = tuple(sorted(migrations, key=lambda m: m.version))
+        self.lock_retries = lock_retries
+        self.lock_backoff_s = lock_backoff_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; hold it only around one batch of work."""
+        delay = self.lock_backoff_s
+        for attempt in range(self.lock_retries + 1):
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as error:
+                if not _is_lock_error(error):
+                    raise
+                if attempt == self.lock_retries:
+                    raise StoreLockedError(
+                        f"{self.path} is locked by another process ({error}). "
+                        "Wait for the other run to finish, or use a different --store."
+                    ) from error
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: all of its writes land, or none do."""
+        with self.connect() as con:
+            con.begin()
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            return _current_version(con)
+
+    def migrate(self) -> int:
+        """Apply the migrations the file has not seen yet, each in its own transaction."""
+        with self.connect() as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, description VARCHAR NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+            )
+            current = _current_version(con)
+            newest = self.migrations[-1].version if self.migrations else 0
+            if current > newest:
+                raise RuntimeError(
+                    f"{self.path} has schema version {current}, newer than this code knows "
+                    f"({newest}). Upgrade the toolkit, or point --store at another file."
+                )
+            for migration in self.migrations:
+                if migration.version <= current:
+                    continue
+                con.begin()
+                try:
+                    con.execute(migration.sql)
+                    con.execute(
+                        "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                        [migration.version, migration.description],
+                    )
+                except BaseException:
+                    con.rollback()
+                    raise
+                con.commit()
+            return _current_version(con)
+
+    def tables(self) -> list[str]:
+        with self.connect() as con:
+            return [row[0] for row in con.execute("SHOW TABLES").fetchall()]
+
+    def export_parquet(self, folder: str | os.PathLike) -> list[Path]:
+        """Write every table to FOLDER/<table>.parquet, for other engines."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        with self.connect() as con:
+            for table in [row[0] for row in con.execute("SHOW TABLES").fetchall()]:
+                target = folder / f"{table}.parquet"
+                con.execute(f"COPY {table} TO '{target}' (FORMAT parquet)")
+                written.append(target)
+        return written
+
+
+def _current_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]

@@ -1,0 +1,143 @@
+"""The BPR training loop with early stopping on validation Recall@K."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from pydantic import BaseModel, Field
+from torch_geometric.nn.models.lightgcn import BPRLoss
+from tqdm.auto import tqdm
+
+from recsys.evaluate import FullRankingEvaluator
+from recsys.graph import normalized_adjacency
+from recsys.models import build_backbone
+from recsys.sampling import UniformNegativeSampler
+from recsys.split import SplitData
+
+
+class OptimConfig(BaseModel):
+    """Backbone size and the optimisation schedule."""
+
+    embedding_dim: int = Field(64, gt=0, description="Embedding size d.")
+    num_layers: int = Field(3, ge=0, description="Graph propagation layers.")
+    ngcf_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="NGCF message dropout.")
+    epochs: int = Field(400, gt=0, description="Maximum training epochs (early stopping usually ends sooner).")
+    batch_size: int = Field(4096, gt=0, description="BPR triples per optimizer step.")
+    lr: float = Field(5e-3, gt=0, description="Adam learning rate.")
+    reg: float = Field(1e-6, ge=0, description="L2 weight on the batch's layer-0 embeddings (PyG BPRLoss lambda).")
+    eval_every: int = Field(1, gt=0, description="Validate every this many epochs.")
+    patience: int = Field(20, gt=0, description="Stop after this many validations without a better valid metric.")
+    early_stop_metric: str = Field("recall@20", description="Validation metric for early stopping.")
+    ks: list[int] = Field([5, 10, 20], description="Cut-offs K for Recall@K and NDCG@K.")
+    eval_batch_size: int = Field(1024, gt=0, description="Users ranked at once in full-ranking evaluation.")
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    valid: dict[str, float]
+    test: dict[str, float]
+    epochs_run: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+EpochCallback = Callable[[int, float, dict[str, float] | None], None]
+
+
+def train_bpr(
+    data: SplitData,
+    model_name: str,
+    config: OptimConfig,
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a backbone with BPR and uniform negatives; return test metrics at the best valid epoch."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_backbone(model_name, data.num_users, data.num_items, config.embedding_dim,
+                           config.num_layers, config.ngcf_dropout)
+    adj = normalized_adjacency(data.train, data.num_users, data.num_items)
+    sampler = UniformNegativeSampler(data.train, data.num_items)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    bpr = BPRLoss(lambda_reg=config.reg)
+    evaluate_valid = FullRankingEvaluator(data.train, data.valid, data.num_users, data.num_items,
+                                          config.ks, config.eval_batch_size)
+    evaluate_test = FullRankingEvaluator(data.train, data.test, data.num_users, data.num_items,
+                                         config.ks, config.eval_batch_size)
+    if config.early_stop_metric not in {f"{m}@{k}" for m in ("recall", "ndcg") for k in config.ks}:
+        raise ValueError(f"early_stop_metric {config.early_stop_metric!r} is not one of the computed metrics")
+
+    def score_fn():
+        model.eval()
+        with torch.no_grad():
+            users, items = model.user_item_embeddings(adj)
+        return lambda batch: users[batch] @ items.T
+
+    best = (-math.inf, 0, copy.deepcopy(model.state_dict()), {})
+    bad_evals = 0
+    train_seconds = eval_seconds = 0.0
+    epoch = 0
+    bar = tqdm(range(1, config.epochs + 1), desc=f"{model_name}", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(data.num_train, generator=generator)
+        total_loss = 0.0
+        for chunk in order.split(config.batch_size):
+            users, positives = data.train[0, chunk], data.train[1, chunk]
+            negatives = sampler.sample(users, generator)
+            user_emb, item_emb = model.user_item_embeddings(adj)
+            u = user_emb[users]
+            pos_score = (u * item_emb[positives]).sum(-1)
+            neg_score = (u * item_emb[negatives]).sum(-1)
+            ego = model.ego_embeddings(users, torch.cat([positives, negatives]))
+            loss = bpr(pos_score, neg_score, ego)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * chunk.numel()
+        train_seconds += time.perf_counter() - start
+        mean_loss = total_loss / data.num_train
+
+        valid = None
+        if epoch % config.eval_every == 0:
+            start = time.perf_counter()
+            valid = evaluate_valid(score_fn())
+            eval_seconds += time.perf_counter() - start
+            value = valid[config.early_stop_metric]
+            if value > best[0]:
+                best = (value, epoch, copy.deepcopy(model.state_dict()), valid)
+                bad_evals = 0
+            else:
+                bad_evals += 1
+            bar.set_postfix(loss=f"{mean_loss:.4f}", valid=f"{value:.4f}", best=f"{best[0]:.4f}@{best[1]}")
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss, valid)
+        if bad_evals >= config.patience:
+            break
+    bar.close()
+
+    _, best_epoch, state, best_valid = best
+    model.load_state_dict(state)
+    start = time.perf_counter()
+    test = evaluate_test(score_fn())
+    n_evals = max(1, epoch // config.eval_every)
+    timings = {
+        "seconds_per_epoch": train_seconds / max(epoch, 1),
+        "seconds_per_eval": (eval_seconds + time.perf_counter() - start) / (n_evals + 1),
+        "train_seconds": train_seconds,
+    }
+    return TrainResult(best_epoch, best_valid, test, epoch, timings)
+
+
+def evaluate_fixed(data: SplitData, score, ks, batch_size: int) -> tuple[dict, dict]:
+    """Valid and test metrics of a ranking that is not trained (random, popularity)."""
+    valid = FullRankingEvaluator(data.train, data.valid, data.num_users, data.num_items, ks, batch_size)(score)
+    test = FullRankingEvaluator(data.train, data.test, data.num_users, data.num_items, ks, batch_size)(score)
+    return valid, test

@@ -124,8 +124,13 @@ class StoreLockedError(RuntimeError):
     """Another process kept the write lock for longer than the retry budget."""
 
 
+_LOCK_MESSAGES = ("could not set lock", "conflicting lock")
+
+
 def _is_lock_error(error: duckdb.Error) -> bool:
-    return "lock" in str(error).lower()
+    # Match DuckDB's wording, not the bare word: the file path in the message may contain "lock".
+    message = str(error).lower()
+    return any(phrase in message for phrase in _LOCK_MESSAGES)
 
 
 class Store:

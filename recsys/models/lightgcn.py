@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.nn import ModuleList
+from torch_geometric.nn.conv import LGConv
 from torch_geometric.nn.models import LightGCN as PyGLightGCN
+from torch_geometric.typing import Adj
+
+from recsys.graph import symmetric_spmm
+
+
+class SymmetricLGConv(LGConv):
+    """:class:`~torch_geometric.nn.conv.LGConv` on a pre-normalized symmetric adjacency."""
+
+    def __init__(self):
+        super().__init__(normalize=False)
+
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        return symmetric_spmm(adj_t, x)
 
 
 class LightGCN(PyGLightGCN):
@@ -13,7 +28,7 @@ class LightGCN(PyGLightGCN):
     The final embedding is the mean of the layer outputs,
     :math:`\mathbf{e} = \frac{1}{L+1}\sum_{l=0}^{L} \mathbf{e}^{(l)}`. The adjacency passed to
     :meth:`user_item_embeddings` is already normalized (see :mod:`recsys.graph`), so the
-    convolutions skip their own per-call normalization.
+    convolutions skip their own per-call normalization and use its symmetry in the backward pass.
 
     Args:
         num_users (int): Number of users.
@@ -23,7 +38,8 @@ class LightGCN(PyGLightGCN):
     """
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64, num_layers: int = 3):
-        super().__init__(num_users + num_items, embedding_dim, num_layers, normalize=False)
+        super().__init__(num_users + num_items, embedding_dim, num_layers)
+        self.convs = ModuleList([SymmetricLGConv() for _ in range(num_layers)])
         self.num_users = num_users
         self.num_items = num_items
 

@@ -8,7 +8,8 @@ from torch import Tensor
 from torch.nn import Embedding, Linear, ModuleList
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import Adj
-from torch_geometric.utils import spmm
+
+from recsys.graph import symmetric_spmm
 
 
 class NGCFConv(MessagePassing):
@@ -37,7 +38,7 @@ class NGCFConv(MessagePassing):
         return F.leaky_relu(out, self.negative_slope)
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        return spmm(adj_t, x, reduce=self.aggr)
+        return symmetric_spmm(adj_t, x)
 
 
 class NGCF(torch.nn.Module):

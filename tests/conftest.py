@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny synthetic ratings file and stores under tmp_path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.store import Store
+
+
+def synthetic_ratings(num_users: int = 40, num_items: int = 60, per_user: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Explicit ratings 1-5 with a latent taste structure, so a model can learn something."""
+    rng = np.random.default_rng(seed)
+    user_taste = rng.normal(size=(num_users, 4))
+    item_taste = rng.normal(size=(num_items, 4))
+    rows = []
+    for user in range(num_users):
+        items = rng.choice(num_items, size=per_user, replace=False)
+        affinity = item_taste[items] @ user_taste[user]
+        ratings = np.clip(np.round(3 + affinity / affinity.std()), 1, 5)
+        rows += [(f"u{user}", f"i{item}", float(r), 1_000_000 + k) for k, (item, r) in enumerate(zip(items, ratings))]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+
+
+@pytest.fixture
+def ratings_csv(tmp_path):
+    path = tmp_path / "ratings.csv"
+    synthetic_ratings().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "store.duckdb")

@@ -1,4 +1,11 @@
 """judge: LM backends, DSPy signatures and programs, the batch runner and the prompt optimizer.
 
-The LLM judge lands with its own issue; the package exists so the layout shows the pipeline.
+Signatures and programs are here; the LM backends, the batch runner and the optimizer come with
+their issues.
 """
+
+import os
+
+# Before dspy/litellm are imported: never fetch model metadata or hub files from the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,97 @@
+"""The judge's DSPy programs: profiles from training interactions, and the dual-perspective verdict.
+
+Each program is a small :class:`dspy.Module`; its state (instructions, demos) is what `prompts/`
+saves and loads, so optimizing a prompt never means editing code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dspy
+
+from judge.signatures import (
+    ItemViewSignature,
+    ProfileItemSignature,
+    ProfileUserSignature,
+    UserViewSignature,
+    Verdict,
+)
+
+HardRule = Literal["both_high", "either_high", "both_at_least_mid"]
+"""How the two views' labels combine into hard (C_H) or noise (C_N); the paper's rule is both_high."""
+
+
+class ProfileUser(dspy.Module):
+    """A user profile from the user's training items only (never validation or test)."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(ProfileUserSignature)
+
+    def forward(self, history: list[str]) -> dspy.Prediction:
+        return self.predict(history=history)
+
+
+class ProfileItem(dspy.Module):
+    """An item profile from the item's text and a sample of the users who took it in training."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(ProfileItemSignature)
+
+    def forward(self, item: str, takers: list[str]) -> dspy.Prediction:
+        return self.predict(item=item, takers=takers)
+
+
+class UserViewJudge(dspy.Module):
+    """The user view: the candidate against the user's profile."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(UserViewSignature)
+
+    def forward(self, user_profile: str, candidate_item: str) -> dspy.Prediction:
+        return self.predict(user_profile=user_profile, candidate_item=candidate_item)
+
+
+class ItemViewJudge(dspy.Module):
+    """The item view: the candidate against the user's highest-scored interacted items."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(ItemViewSignature)
+
+    def forward(self, user_top_items: list[str], candidate_item: str) -> dspy.Prediction:
+        return self.predict(user_top_items=user_top_items, candidate_item=candidate_item)
+
+
+def is_hard(user_view: Verdict, item_view: Verdict, rule: HardRule = "both_high") -> bool:
+    """Combine the two views: True puts the pair in C_H (hard), False in C_N (noise)."""
+    labels = (user_view.label, item_view.label)
+    if rule == "both_high":
+        return labels == ("High", "High")
+    if rule == "either_high":
+        return "High" in labels
+    if rule == "both_at_least_mid":
+        return "Low" not in labels
+    raise ValueError(f"unknown rule {rule!r}; choose one of {HardRule.__args__}")
+
+
+class DualPerspectiveJudge(dspy.Module):
+    """Both views on one candidate pair, combined by ``rule`` into hard or noise."""
+
+    def __init__(self, rule: HardRule = "both_high"):
+        super().__init__()
+        self.rule = rule
+        self.user_view = UserViewJudge()
+        self.item_view = ItemViewJudge()
+
+    def forward(self, user_profile: str, user_top_items: list[str], candidate_item: str) -> dspy.Prediction:
+        user_verdict = self.user_view(user_profile=user_profile, candidate_item=candidate_item).verdict
+        item_verdict = self.item_view(user_top_items=user_top_items, candidate_item=candidate_item).verdict
+        return dspy.Prediction(
+            user_verdict=user_verdict,
+            item_verdict=item_verdict,
+            hard=is_hard(user_verdict, item_verdict, self.rule),
+        )

@@ -1,0 +1,58 @@
+"""DSPy signatures of the judge. Outputs are Pydantic models, so schema-constrained decoding and
+JSONAdapter give typed results or a recorded parse failure, never free text taken at face value."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dspy
+from pydantic import BaseModel, Field
+
+Label = Literal["High", "Mid", "Low"]
+
+
+class UserProfile(BaseModel):
+    summary: str = Field(description="Two or three sentences on what this user enjoys.")
+    liked_genres: list[str] = Field(description="Genres the user watches most, most frequent first.")
+    tastes: str = Field(description="One sentence on eras, tone or themes the user prefers.")
+
+
+class ItemProfile(BaseModel):
+    summary: str = Field(description="One or two sentences on what the item is.")
+    audience: str = Field(description="One sentence on who would enjoy it.")
+
+
+class Verdict(BaseModel):
+    label: Label = Field(description="High: the user surely likes it; Mid: unsure; Low: the user would not like it.")
+    rationale: str = Field(description="One short sentence of evidence.")
+
+
+class ProfileUserSignature(dspy.Signature):
+    """Summarize a user's taste from the items they interacted with in training."""
+
+    history: list[str] = dspy.InputField(desc="Items the user interacted with, best rated first.")
+    profile: UserProfile = dspy.OutputField()
+
+
+class ProfileItemSignature(dspy.Signature):
+    """Describe an item and who would enjoy it, from its text and some of the users who took it."""
+
+    item: str = dspy.InputField(desc="The item's title, year, genres and text.")
+    takers: list[str] = dspy.InputField(desc="Short profiles of a sample of users who interacted with it.")
+    profile: ItemProfile = dspy.OutputField()
+
+
+class UserViewSignature(dspy.Signature):
+    """Judge from the user's profile whether the user really likes the candidate item."""
+
+    user_profile: str = dspy.InputField(desc="What the user enjoys.")
+    candidate_item: str = dspy.InputField(desc="The item to judge.")
+    verdict: Verdict = dspy.OutputField()
+
+
+class ItemViewSignature(dspy.Signature):
+    """Judge from the items the user likes most whether the user really likes the candidate item."""
+
+    user_top_items: list[str] = dspy.InputField(desc="The user's highest-scored interacted items.")
+    candidate_item: str = dspy.InputField(desc="The item to judge.")
+    verdict: Verdict = dspy.OutputField()

@@ -1,0 +1,58 @@
+"""The judge's programs with DummyLM: typed outputs are parsed, and the combination rule holds."""
+
+import dspy
+import pytest
+from dspy.utils import DummyLM
+from dspy.utils.exceptions import AdapterParseError
+
+from judge.programs import DualPerspectiveJudge, ProfileItem, ProfileUser, is_hard
+from judge.signatures import ItemProfile, UserProfile, Verdict
+
+
+def configured(answers):
+    adapter = dspy.JSONAdapter()
+    return dspy.context(lm=DummyLM(answers, adapter=adapter), adapter=adapter)
+
+
+def test_profile_user_parses_a_pydantic_profile():
+    answer = {"profile": {"summary": "Likes sci-fi.", "liked_genres": ["Sci-Fi", "Action"], "tastes": "1980s."}}
+    with configured([answer]):
+        profile = ProfileUser()(history=["Alien (1979). Genres: Horror, Sci-Fi."]).profile
+    assert isinstance(profile, UserProfile)
+    assert profile.liked_genres == ["Sci-Fi", "Action"]
+
+
+def test_profile_item_parses_a_pydantic_profile():
+    with configured([{"profile": {"summary": "A space horror film.", "audience": "Sci-fi horror fans."}}]):
+        profile = ProfileItem()(item="Alien (1979)", takers=["Likes sci-fi."]).profile
+    assert isinstance(profile, ItemProfile) and profile.audience == "Sci-fi horror fans."
+
+
+@pytest.mark.parametrize(
+    ("user_label", "item_label", "hard"),
+    [("High", "High", True), ("High", "Mid", False), ("Low", "High", False), ("Mid", "Mid", False)],
+)
+def test_dual_perspective_judge_default_rule(user_label, item_label, hard):
+    answers = [
+        {"verdict": {"label": user_label, "rationale": "from the profile"}},
+        {"verdict": {"label": item_label, "rationale": "from the history"}},
+    ]
+    with configured(answers):
+        out = DualPerspectiveJudge()(user_profile="Likes sci-fi.", user_top_items=["Alien"], candidate_item="Aliens")
+    assert isinstance(out.user_verdict, Verdict) and out.user_verdict.label == user_label
+    assert out.item_verdict.label == item_label
+    assert out.hard is hard
+
+
+def test_combination_rules():
+    high, mid, low = (Verdict(label=label, rationale="") for label in ("High", "Mid", "Low"))
+    assert is_hard(high, mid, "either_high") and not is_hard(mid, mid, "either_high")
+    assert is_hard(mid, high, "both_at_least_mid") and not is_hard(low, high, "both_at_least_mid")
+    with pytest.raises(ValueError, match="unknown rule"):
+        is_hard(high, high, "majority")
+
+
+def test_an_invalid_label_is_a_parse_failure_not_a_verdict():
+    with configured([{"verdict": {"label": "Very High", "rationale": "?"}}] * 4):
+        with pytest.raises(AdapterParseError):  # the batch runner records it as a failure
+            DualPerspectiveJudge()(user_profile="p", user_top_items=["a"], candidate_item="b")

@@ -58,7 +58,9 @@ def main(config: BackbonesConfig) -> None:
         f"Command: `python -m evals.backbones` (seeds {seeds}; each seed re-draws the split, the noise and "
         "the initialisation). Realistic noise: injected training edges drawn from the user's own ratings < 3. "
         "Full ranking over all items with training items masked; test at the best validation Recall@20 epoch "
-        "(patience 20). LightGCN/NGCF: d=64, 3 layers, batch 4096, Adam lr 5e-3, reg 1e-6, uniform negatives.",
+        "(patience 20). LightGCN/NGCF: d=64, 3 layers, batch 4096, Adam lr 5e-3, reg 1e-6, uniform negatives. "
+        "'s / epoch' is wall-clock while other jobs may share the 2 cores; clean timings are in "
+        "backbone_speed.md.",
         "",
         "| model | noise | " + " | ".join(f"test {m}" for m in REPORTED) + " | epochs (best) | s / epoch |",
         "|---|---:|" + "---:|" * (len(REPORTED) + 2),

@@ -3,34 +3,37 @@ JSONAdapter give typed results or a recorded parse failure, never free text take
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import dspy
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 Label = Literal["High", "Mid", "Low"]
+# Length limits become maxLength/maxItems in the JSON schema, which llama.cpp's grammar enforces:
+# a small model then cannot loop until max_tokens and leave a truncated answer.
+Genre = Annotated[str, StringConstraints(max_length=24)]
 
 
 class UserProfile(BaseModel):
-    summary: str = Field(description="Two or three sentences on what this user enjoys.")
-    liked_genres: list[str] = Field(description="Genres the user watches most, most frequent first.")
-    tastes: str = Field(description="One sentence on eras, tone or themes the user prefers.")
+    summary: str = Field(max_length=300, description="Two or three sentences on what this user enjoys.")
+    liked_genres: list[Genre] = Field(max_length=4, description="Genres the user watches most, most frequent first.")
+    tastes: str = Field(max_length=160, description="One sentence on eras, tone or themes the user prefers.")
 
 
 class ItemProfile(BaseModel):
-    summary: str = Field(description="One or two sentences on what the item is.")
-    audience: str = Field(description="One sentence on who would enjoy it.")
+    summary: str = Field(max_length=240, description="One or two sentences on what the item is.")
+    audience: str = Field(max_length=160, description="One sentence on who would enjoy it.")
 
 
 class Verdict(BaseModel):
     label: Label = Field(description="High: the user surely likes it; Mid: unsure; Low: the user would not like it.")
-    rationale: str = Field(description="One short sentence of evidence.")
+    rationale: str = Field(max_length=160, description="One short sentence of evidence.")
 
 
 class ProfileUserSignature(dspy.Signature):
     """Summarize a user's taste from the items they interacted with in training."""
 
-    history: list[str] = dspy.InputField(desc="Items the user interacted with, best rated first.")
+    history: list[str] = dspy.InputField(desc="Items the user interacted with, most recent first.")
     profile: UserProfile = dspy.OutputField()
 
 

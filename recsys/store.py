@@ -117,6 +117,101 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "judge: prompts, profiles, candidates, verdicts, judge_runs",
+        """
+        -- Every saved DSPy program that produced a row, by content hash.
+        CREATE TABLE prompts (
+            prompt_hash VARCHAR PRIMARY KEY,
+            program     VARCHAR NOT NULL,
+            path        VARCHAR NOT NULL,
+            content     JSON    NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- One row per (entity, LM, prompt): a changed prompt or model never mixes with old rows.
+        CREATE TABLE profiles (
+            split_id          VARCHAR NOT NULL,
+            kind              VARCHAR NOT NULL CHECK (kind IN ('user', 'item')),
+            entity_idx        INTEGER NOT NULL,
+            lm                VARCHAR NOT NULL,
+            prompt_hash       VARCHAR NOT NULL,
+            status            VARCHAR NOT NULL CHECK (status IN ('ok', 'failed')),
+            profile           JSON,
+            text              VARCHAR,
+            error_kind        VARCHAR,
+            error             VARCHAR,
+            raw_output        VARCHAR,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            latency_s         DOUBLE,
+            cost              DOUBLE,
+            attempts          INTEGER NOT NULL,
+            judge_run_id      VARCHAR NOT NULL,
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (split_id, kind, entity_idx, lm, prompt_hash)
+        );
+        -- Pairs chosen from a backbone for the judge, plus each user's top-scored positives as context.
+        CREATE TABLE candidates (
+            candidate_set VARCHAR NOT NULL,
+            split_id      VARCHAR NOT NULL,
+            user_idx      INTEGER NOT NULL,
+            item_idx      INTEGER NOT NULL,
+            kind          VARCHAR NOT NULL CHECK (kind IN ('low_score_positive', 'high_score_negative', 'top_positive')),
+            score         DOUBLE  NOT NULL,
+            rank          INTEGER NOT NULL,
+            PRIMARY KEY (candidate_set, user_idx, item_idx, kind)
+        );
+        CREATE TABLE candidate_sets (
+            candidate_set  VARCHAR PRIMARY KEY,
+            split_id       VARCHAR NOT NULL,
+            backbone_run   VARCHAR NOT NULL,
+            params         JSON    NOT NULL,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- One row per (pair, view, LM, prompt). The hard/noise decision is derived by a rule at read time.
+        CREATE TABLE verdicts (
+            candidate_set     VARCHAR NOT NULL,
+            user_idx          INTEGER NOT NULL,
+            item_idx          INTEGER NOT NULL,
+            view              VARCHAR NOT NULL CHECK (view IN ('user', 'item')),
+            lm                VARCHAR NOT NULL,
+            prompt_hash       VARCHAR NOT NULL,
+            status            VARCHAR NOT NULL CHECK (status IN ('ok', 'failed')),
+            label             VARCHAR CHECK (label IN ('High', 'Mid', 'Low')),
+            rationale         VARCHAR,
+            label_probs       JSON,
+            error_kind        VARCHAR,
+            error             VARCHAR,
+            raw_output        VARCHAR,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            latency_s         DOUBLE,
+            cost              DOUBLE,
+            attempts          INTEGER NOT NULL,
+            judge_run_id      VARCHAR NOT NULL,
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (candidate_set, user_idx, item_idx, view, lm, prompt_hash)
+        );
+        CREATE TABLE judge_runs (
+            judge_run_id      VARCHAR PRIMARY KEY,
+            command           VARCHAR NOT NULL,
+            lm                VARCHAR NOT NULL,
+            config            JSON    NOT NULL,
+            status            VARCHAR NOT NULL,
+            n_tasks           INTEGER,
+            n_ok              INTEGER,
+            n_failed          INTEGER,
+            lm_calls          INTEGER,
+            prompt_tokens     BIGINT,
+            completion_tokens BIGINT,
+            cost              DOUBLE,
+            seconds           DOUBLE,
+            started_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at       TIMESTAMP
+        );
+        """,
+    ),
 )
 
 

@@ -44,6 +44,8 @@ class TrainResult:
     test: dict[str, float]
     epochs_run: int
     timings: dict[str, float] = field(default_factory=dict)
+    # The trained (user [U, d], item [I, d]) embeddings at the best epoch; None for untrained rankings.
+    embeddings: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 EpochCallback = Callable[[int, float, dict[str, float] | None], None]
@@ -126,14 +128,16 @@ def train_bpr(
     _, best_epoch, state, best_valid = best
     model.load_state_dict(state)
     start = time.perf_counter()
-    test = evaluate_test(score_fn())
+    test = evaluate_test(score_fn())  # also leaves the model in eval mode
     n_evals = max(1, epoch // config.eval_every)
     timings = {
         "seconds_per_epoch": train_seconds / max(epoch, 1),
         "seconds_per_eval": (eval_seconds + time.perf_counter() - start) / (n_evals + 1),
         "train_seconds": train_seconds,
     }
-    return TrainResult(best_epoch, best_valid, test, epoch, timings)
+    with torch.no_grad():
+        embeddings = model.user_item_embeddings(adj)
+    return TrainResult(best_epoch, best_valid, test, epoch, timings, embeddings)
 
 
 def evaluate_fixed(data: SplitData, score, ks, batch_size: int) -> tuple[dict, dict]:

@@ -23,6 +23,13 @@ EXPECTED_TABLES = {
     "runs",
     "metrics",
     "schema_version",
+    # migration 2: the judge
+    "prompts",
+    "profiles",
+    "candidates",
+    "candidate_sets",
+    "verdicts",
+    "judge_runs",
 }
 
 EXTRA_MIGRATION = Migration(

@@ -1,0 +1,190 @@
+"""`python -m judge`: profiles, candidates and verdicts over what the store holds, and their status.
+
+    python -m judge init-prompts            # write the zero-shot programs to prompts/ (once)
+    python -m judge profiles --max-users 50 # user then item profiles with the embedded model
+    python -m judge candidates              # train a backbone and pick candidate pairs
+    python -m judge verdicts                # both views on every candidate pair
+    python -m judge status                  # counts, failures, tokens and cost
+
+Every command reads the split given by the data options (default: ml-100k, 10% realistic noise,
+seed 2026), and resumes where a killed run stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, CliApp, CliSubCommand, SettingsConfigDict
+from rich.console import Console
+from rich.table import Table
+
+from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
+from judge.lm import LMConfig, configure_dspy, lm_identity
+from judge.programs import HardRule
+from judge.prompts import PROMPTS_DIR, init_prompts, load_program
+from judge.runner import RunnerConfig, RunStats
+from recsys.candidates import CandidateConfig, candidate_set_id, select_candidates, write_candidates
+from recsys.runs import config_hash
+from recsys.split import DataConfig, load_split, make_split
+from recsys.store import DEFAULT_STORE_PATH, Store
+
+console = Console(stderr=True)
+
+
+class StoreOptions(BaseModel):
+    store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file.")
+    prompts_dir: Path = Field(PROMPTS_DIR, description="Folder of the saved DSPy programs.")
+
+
+def _wide_console() -> Console:
+    # Tables of ids and counts are unreadable at the 80 columns rich assumes off a terminal.
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _print_stats(all_stats: list[RunStats]) -> None:
+    table = Table(title="LM usage")
+    for column in ("run", "status", "tasks", "ok", "failed", "LM calls", "tokens in", "tokens out", "cost",
+                   "seconds", "calls/min"):
+        table.add_column(column, justify="right")
+    for s in all_stats:
+        rate = 60 * s.lm_calls / s.seconds if s.seconds else 0.0
+        table.add_row(s.run_id, s.status, str(s.n_tasks), str(s.n_ok), str(s.n_failed), str(s.lm_calls),
+                      str(s.prompt_tokens), str(s.completion_tokens), f"{s.cost:.4f}", f"{s.seconds:.1f}",
+                      f"{rate:.1f}")
+    _wide_console().print(table)
+
+
+class InitPrompts(StoreOptions):
+    """Write the zero-shot default of each program to prompts/ (existing files are kept)."""
+
+    force: bool = Field(False, description="Overwrite existing prompt files.")
+
+    def cli_cmd(self) -> None:
+        for path in init_prompts(self.prompts_dir, self.force):
+            console.print(f"wrote {path}")
+
+
+class Profiles(StoreOptions, DataConfig, LMConfig, RunnerConfig, ProfileJobConfig):
+    """Write user profiles (from training items) and item profiles (from item text and takers)."""
+
+    def cli_cmd(self) -> None:
+        store = Store(self.store)
+        split_id = make_split(store, DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields))))
+        user_program = load_program("profile_user", prompts_dir=self.prompts_dir)
+        item_program = load_program("profile_item", prompts_dir=self.prompts_dir)
+        configure_dspy(self)
+        stats = run_profiles(store, split_id, user_program, item_program, self, self, self, self.seed)
+        _print_stats(stats)
+
+
+class Candidates(StoreOptions, DataConfig, CandidateConfig):
+    """Train LightGCN on the noisy split (or reuse it) and store each user's candidate pairs."""
+
+    progress: bool = Field(True, description="Show the training progress bar.")
+
+    def cli_cmd(self) -> None:
+        from recsys.train import NON_RESULT_FIELDS, TrainConfig, run
+
+        train_config = TrainConfig.model_validate(
+            self.model_dump(include=set(DataConfig.model_fields))
+            | {"store": self.store, "model": "lightgcn", "progress": self.progress})
+        store = Store(self.store)
+        split_id = make_split(store, train_config.data_config())
+        candidate_set = candidate_set_id(split_id, config_hash(train_config, NON_RESULT_FIELDS), self)
+        with store.connect() as con:
+            if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+                console.print(f"candidate set already stored: {candidate_set}")
+                return
+        run_id, result = run(train_config, console)
+        rows = select_candidates(load_split(store, split_id), *result.embeddings, self)
+        write_candidates(store, candidate_set, split_id, run_id, self, rows)
+        console.print(f"stored {len(rows)} rows in candidate set {candidate_set}")
+
+
+class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfig):
+    """Judge every candidate pair from the user view and the item view."""
+
+    candidate_set: str | None = Field(None, description="Candidate set id (default: the newest for the split).")
+
+    def cli_cmd(self) -> None:
+        store = Store(self.store)
+        split_id = make_split(store, DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields))))
+        candidate_set = self.candidate_set
+        if candidate_set is None:
+            with store.connect() as con:
+                row = con.execute("SELECT candidate_set FROM candidate_sets WHERE split_id = ? "
+                                  "ORDER BY created_at DESC LIMIT 1", [split_id]).fetchone()
+            if row is None:
+                console.print("[red]error:[/] no candidates for this split; run `python -m judge candidates` first.")
+                sys.exit(2)
+            candidate_set = row[0]
+        judge_program = load_program("dual_judge", prompts_dir=self.prompts_dir)
+        user_prompt_hash = load_program("profile_user", prompts_dir=self.prompts_dir).prompt_hash
+        configure_dspy(self)
+        stats = run_verdicts(store, candidate_set, judge_program, user_prompt_hash, self, self, self, self.seed)
+        _print_stats([stats])
+
+
+class Status(StoreOptions, LMConfig):
+    """Counts of profiles and verdicts (ok / failed by kind), recent runs, and the hard/noise split."""
+
+    rule: HardRule = Field("both_high", description="Rule that turns the two views into hard or noise.")
+
+    def cli_cmd(self) -> None:
+        store = Store(self.store)
+        out = _wide_console()
+        with store.connect() as con:
+            for title, sql in (
+                ("profiles", "SELECT kind, lm, prompt_hash, status, coalesce(error_kind, '') AS error_kind, "
+                             "count(*) AS n FROM profiles GROUP BY ALL ORDER BY ALL"),
+                ("verdicts", "SELECT view, lm, prompt_hash, status, coalesce(error_kind, '') AS error_kind, "
+                             "coalesce(label, '') AS label, count(*) AS n FROM verdicts GROUP BY ALL ORDER BY ALL"),
+                ("judge runs (last 10)", "SELECT judge_run_id, command, status, n_ok, n_failed, lm_calls, "
+                                         "prompt_tokens, completion_tokens, round(cost, 4) AS cost, "
+                                         "round(seconds, 1) AS seconds FROM judge_runs "
+                                         "ORDER BY started_at DESC LIMIT 10"),
+            ):
+                _print_sql_table(out, title, con.execute(sql))
+            rule_sql = {
+                "both_high": "u.label = 'High' AND i.label = 'High'",
+                "either_high": "(u.label = 'High' OR i.label = 'High')",
+                "both_at_least_mid": "u.label <> 'Low' AND i.label <> 'Low'",
+            }[self.rule]
+            _print_sql_table(out, f"decisions ({self.rule})", con.execute(
+                f"SELECT c.kind, CASE WHEN {rule_sql} THEN 'hard' ELSE 'noise' END AS decision, count(*) AS n "
+                "FROM verdicts u JOIN verdicts i USING (candidate_set, user_idx, item_idx, lm, prompt_hash) "
+                "JOIN candidates c USING (candidate_set, user_idx, item_idx) "
+                "WHERE u.view = 'user' AND i.view = 'item' AND u.status = 'ok' AND i.status = 'ok' "
+                "GROUP BY ALL ORDER BY ALL"))
+        out.print(f"current LM: {lm_identity(self)}")
+
+
+def _print_sql_table(out: Console, title: str, cursor) -> None:
+    table = Table(title=title)
+    for column in (d[0] for d in cursor.description):
+        table.add_column(column)
+    for row in cursor.fetchall():
+        table.add_row(*(str(value) for value in row))
+    out.print(table)
+
+
+class JudgeCLI(BaseSettings):
+    """The LLM judge: profiles, candidate pairs and dual-perspective verdicts, stored in DuckDB."""
+
+    model_config = SettingsConfigDict(cli_prog_name="python -m judge", cli_kebab_case=True,
+                                      cli_implicit_flags=True, cli_avoid_json=True)
+
+    init_prompts: CliSubCommand[InitPrompts] = Field(description="Write the default programs to prompts/.")
+    profiles: CliSubCommand[Profiles] = Field(description="User and item profiles.")
+    candidates: CliSubCommand[Candidates] = Field(description="Candidate pairs from a trained backbone.")
+    verdicts: CliSubCommand[Verdicts] = Field(description="Dual-perspective verdicts on candidate pairs.")
+    status: CliSubCommand[Status] = Field(description="Counts, failures, usage and decisions.")
+
+    def cli_cmd(self) -> None:
+        CliApp.run_subcommand(self)
+
+
+if __name__ == "__main__":
+    CliApp.run(JudgeCLI)

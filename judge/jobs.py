@@ -1,0 +1,213 @@
+"""The judge's two batch jobs over the store: profiles, then verdicts on candidate pairs.
+
+Both build their task list from what the store holds, skip every row already there for the same
+LM and prompt hash (so a re-run resumes and pays for nothing twice), order the tasks so that
+consecutive calls share a prompt prefix, and write each result as it arrives.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from judge.lm import EMBEDDED, LMConfig, lm_identity
+from judge.prompts import LoadedProgram, register_prompt
+from judge.records import (
+    done_keys,
+    finish_run,
+    item_takers,
+    item_texts,
+    start_run,
+    to_json,
+    user_histories,
+    write_outcome,
+)
+from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
+from judge.signatures import ItemProfile, UserProfile
+from recsys.store import Store
+
+VERDICT_KINDS = ("low_score_positive", "high_score_negative")
+
+
+class ProfileJobConfig(BaseModel):
+    """What to profile, and how much text each prompt gets."""
+
+    kinds: list[Literal["user", "item"]] = Field(["user", "item"], description="Profile users, items, or both.")
+    max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
+    max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
+    max_users: int | None = Field(None, gt=0, description="Profile only the first N users (by id).")
+    max_items: int | None = Field(None, gt=0, description="Profile only the first N items (by id).")
+    order: Literal["grouped", "shuffled"] = Field(
+        "grouped", description="grouped keeps calls that share a prompt prefix together; shuffled is for measuring."
+    )
+
+
+class VerdictJobConfig(BaseModel):
+    """Which candidate pairs to judge."""
+
+    views: list[Literal["user", "item"]] = Field(["user", "item"], description="The perspectives to run.")
+    order: Literal["grouped", "shuffled"] = Field(
+        "grouped", description="grouped runs a user's pairs back to back after one shared prefix; shuffled is random."
+    )
+    max_pairs: int | None = Field(None, gt=0, description="Judge only the first N candidate pairs.")
+
+
+def user_profile_text(profile: UserProfile) -> str:
+    genres = ", ".join(profile.liked_genres)
+    return f"{profile.summary} Favourite genres: {genres}. {profile.tastes}".strip()
+
+
+def item_profile_text(profile: ItemProfile) -> str:
+    return f"{profile.summary} Audience: {profile.audience}".strip()
+
+
+def cost_function(config: LMConfig) -> Callable[[Outcome], float | None]:
+    """Cost per call where LiteLLM knows the model's prices; zero for the embedded model."""
+    if config.lm == EMBEDDED:
+        return lambda outcome: 0.0
+
+    def cost(outcome: Outcome) -> float | None:
+        if outcome.prompt_tokens is None:
+            return None
+        try:
+            import litellm
+
+            prompt, completion = litellm.cost_per_token(
+                model=config.lm, prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens or 0
+            )
+        except Exception:  # noqa: BLE001 - unknown model: cost unknown, not zero
+            return None
+        return prompt + completion
+
+    return cost
+
+
+def _ordered(tasks: list[Task], order: str, seed: int) -> list[Task]:
+    if order == "shuffled":
+        tasks = tasks[:]
+        random.Random(seed).shuffle(tasks)
+    return tasks
+
+
+def _run(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
+         table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict]) -> RunStats:
+    stats = RunStats(n_tasks=len(tasks))
+    start_run(store, stats, command, lm_identity(lm), job)
+
+    def on_outcome(outcome: Outcome, cost: float | None) -> None:
+        write_outcome(store, table, key_of(outcome.task), outcome, cost, stats.run_id,
+                      result_of(outcome) if outcome.ok else {})
+
+    try:
+        run_tasks(tasks, runner, on_outcome, cost_function(lm), total=len(tasks), desc=command, stats=stats)
+    except BaseException:
+        if stats.status == "running":
+            stats.status = "failed"
+        finish_run(store, stats)
+        raise
+    finish_run(store, stats)
+    return stats
+
+
+def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_program: LoadedProgram,
+                 lm: LMConfig, runner: RunnerConfig, job: ProfileJobConfig, seed: int = 0) -> list[RunStats]:
+    """User profiles from training items, then item profiles from item text and takers' profiles."""
+    lm_id = lm_identity(lm)
+    texts = item_texts(store, split_id)
+    all_stats = []
+    if "user" in job.kinds:
+        register_prompt(store, user_program)
+        histories = user_histories(store, split_id, job.max_history)
+        users = sorted(histories)[: job.max_users]
+        done = done_keys(store, "profiles", ("entity_idx",),
+                         {"split_id": split_id, "kind": "user", "lm": lm_id, "prompt_hash": user_program.prompt_hash},
+                         runner.retry_failed)
+        tasks = [
+            Task(key=(user,), call=lambda h=[texts[i] for i in histories[user]]: user_program.program(history=h))
+            for user in users if (user,) not in done
+        ]
+        all_stats.append(_run(
+            store, _ordered(tasks, job.order, seed), "profiles:user", lm, runner, job, "profiles",
+            key_of=lambda task: {"split_id": split_id, "kind": "user", "entity_idx": task.key[0], "lm": lm_id,
+                                 "prompt_hash": user_program.prompt_hash},
+            result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
+                                       "text": user_profile_text(outcome.prediction.profile)},
+        ))
+    if "item" in job.kinds:
+        register_prompt(store, item_program)
+        takers = item_takers(store, split_id, job.max_takers, seed)
+        with store.connect() as con:
+            user_text = dict(con.execute(
+                "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
+                "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_program.prompt_hash]).fetchall())
+        items = sorted(takers)[: job.max_items]
+        done = done_keys(store, "profiles", ("entity_idx",),
+                         {"split_id": split_id, "kind": "item", "lm": lm_id, "prompt_hash": item_program.prompt_hash},
+                         runner.retry_failed)
+        tasks = [
+            Task(key=(item,), call=lambda item=item, t=[user_text[u] for u in takers[item] if u in user_text]:
+                 item_program.program(item=texts[item], takers=t))
+            for item in items if (item,) not in done
+        ]
+        all_stats.append(_run(
+            store, _ordered(tasks, job.order, seed), "profiles:item", lm, runner, job, "profiles",
+            key_of=lambda task: {"split_id": split_id, "kind": "item", "entity_idx": task.key[0], "lm": lm_id,
+                                 "prompt_hash": item_program.prompt_hash},
+            result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
+                                       "text": item_profile_text(outcome.prediction.profile)},
+        ))
+    return all_stats
+
+
+def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram, user_prompt_hash: str,
+                 lm: LMConfig, runner: RunnerConfig, job: VerdictJobConfig, seed: int = 0) -> RunStats:
+    """Both views on every candidate pair; pairs whose user has no profile yet are reported, not judged."""
+    lm_id = lm_identity(lm)
+    register_prompt(store, judge_program)
+    with store.connect() as con:
+        split_id, = con.execute("SELECT split_id FROM candidate_sets WHERE candidate_set = ?",
+                                [candidate_set]).fetchone()
+        pairs = con.execute(
+            "SELECT user_idx, item_idx FROM candidates WHERE candidate_set = ? AND kind IN ? ORDER BY user_idx, kind, rank",
+            [candidate_set, list(VERDICT_KINDS)]).fetchall()
+        top_items = dict(con.execute(
+            "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
+            "AND kind = 'top_positive' GROUP BY user_idx", [candidate_set]).fetchall())
+        profiles = dict(con.execute(
+            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
+            "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_prompt_hash]).fetchall())
+    texts = item_texts(store, split_id)
+    pairs = pairs[: job.max_pairs]
+    done = done_keys(store, "verdicts", ("user_idx", "item_idx", "view"),
+                     {"candidate_set": candidate_set, "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
+                     runner.retry_failed)
+    judge = judge_program.program
+    tasks, missing_profiles = [], 0
+    # Views in the outer loop: consecutive calls then share the instructions and the user's prefix.
+    for view in job.views:
+        for user, item in pairs:
+            if (user, item, view) in done:
+                continue
+            if view == "user":
+                if user not in profiles:
+                    missing_profiles += 1
+                    continue
+                call = (lambda p=profiles[user], c=texts[item]:
+                        judge.user_view(user_profile=p, candidate_item=c))
+            else:
+                call = (lambda top=[texts[i] for i in top_items.get(user, [])], c=texts[item]:
+                        judge.item_view(user_top_items=top, candidate_item=c))
+            tasks.append(Task(key=(user, item, view), call=call))
+    if missing_profiles:
+        print(f"{missing_profiles} user-view calls skipped: their users have no profile for this LM and prompt; "
+              "run `python -m judge profiles` first.")
+    return _run(
+        store, _ordered(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
+        key_of=lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
+                             "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
+        result_of=lambda outcome: {"label": outcome.prediction.verdict.label,
+                                   "rationale": outcome.prediction.verdict.rationale},
+    )

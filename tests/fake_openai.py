@@ -1,0 +1,86 @@
+"""A tiny OpenAI-compatible chat server for tests: it answers every request with schema-valid JSON.
+
+It is a real HTTP server on 127.0.0.1 (test code only), so the judge's remote-LM path runs for
+real: DSPy, the JSON adapter, response_format, retries and usage accounting. It reads the
+requested JSON schema to decide which kind of answer to give, counts requests, and can fail the
+first N requests with HTTP 503 to exercise retries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def answer_for(schema_properties: dict, prompt: str) -> dict:
+    if "verdict" in schema_properties:
+        # Deterministic but varied: the label depends on the prompt text.
+        label = ("High", "Mid", "Low")[sum(map(ord, prompt)) % 3]
+        return {"verdict": {"label": label, "rationale": "fake rationale"}}
+    profile = schema_properties.get("profile", {})
+    ref = profile.get("$ref", "")
+    if "UserProfile" in ref:
+        return {"profile": {"summary": "Likes films.", "liked_genres": ["Drama"], "tastes": "Classics."}}
+    return {"profile": {"summary": "A film.", "audience": "Film fans."}}
+
+
+class FakeOpenAI:
+    def __init__(self, delay_s: float = 0.0, fail_first: int = 0):
+        self.delay_s = delay_s
+        self.fail_first = fail_first
+        self.requests = 0
+        self.bodies: list[dict] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with owner._lock:
+                    owner.requests += 1
+                    number = owner.requests
+                    owner.bodies.append(body)
+                if number <= owner.fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "overloaded"}}')
+                    return
+                time.sleep(owner.delay_s)
+                schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+                prompt = json.dumps(body.get("messages", []))
+                content = json.dumps(answer_for(schema.get("properties", {}), prompt))
+                payload = {
+                    "id": f"fake-{number}", "object": "chat.completion", "created": 0, "model": body.get("model"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+                }
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except BrokenPipeError:  # the client was killed mid-call, as the resume test intends
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeOpenAI":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,6 +13,7 @@ seed 2026), and resumes where a killed run stopped.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
 from judge.lm import LMConfig, configure_dspy, lm_identity
-from judge.programs import HardRule
+from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
 from judge.runner import RunnerConfig, RunStats
 from recsys.candidates import CandidateConfig, candidate_set_id, select_candidates, write_candidates
@@ -147,17 +148,18 @@ class Status(StoreOptions, LMConfig):
                                          "ORDER BY started_at DESC LIMIT 10"),
             ):
                 _print_sql_table(out, title, con.execute(sql))
-            rule_sql = {
-                "both_high": "u.label = 'High' AND i.label = 'High'",
-                "either_high": "(u.label = 'High' OR i.label = 'High')",
-                "both_at_least_mid": "u.label <> 'Low' AND i.label <> 'Low'",
-            }[self.rule]
-            _print_sql_table(out, f"decisions ({self.rule})", con.execute(
-                f"SELECT c.kind, CASE WHEN {rule_sql} THEN 'hard' ELSE 'noise' END AS decision, count(*) AS n "
-                "FROM verdicts u JOIN verdicts i USING (candidate_set, user_idx, item_idx, lm, prompt_hash) "
+            pairs = con.execute(
+                "SELECT c.kind, u.label, i.label FROM verdicts u "
+                "JOIN verdicts i USING (candidate_set, user_idx, item_idx, lm, prompt_hash) "
                 "JOIN candidates c USING (candidate_set, user_idx, item_idx) "
-                "WHERE u.view = 'user' AND i.view = 'item' AND u.status = 'ok' AND i.status = 'ok' "
-                "GROUP BY ALL ORDER BY ALL"))
+                "WHERE u.view = 'user' AND i.view = 'item' AND u.status = 'ok' AND i.status = 'ok'").fetchall()
+        decisions = Counter((kind, "hard" if is_hard(u, i, self.rule) else "noise") for kind, u, i in pairs)
+        table = Table(title=f"decisions ({self.rule})")
+        for column in ("kind", "decision", "n"):
+            table.add_column(column)
+        for (kind, decision), n in sorted(decisions.items()):
+            table.add_row(kind, decision, str(n))
+        out.print(table)
         out.print(f"current LM: {lm_identity(self)}")
 
 
@@ -183,7 +185,11 @@ class JudgeCLI(BaseSettings):
     status: CliSubCommand[Status] = Field(description="Counts, failures, usage and decisions.")
 
     def cli_cmd(self) -> None:
-        CliApp.run_subcommand(self)
+        try:
+            CliApp.run_subcommand(self)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: every result received so far is stored; re-run to resume.")
+            sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -117,47 +117,39 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
     """User profiles from training items, then item profiles from item text and takers' profiles."""
     lm_id = lm_identity(lm)
     texts = item_texts(store, split_id)
+
+    def profile_kind(kind: str, loaded: LoadedProgram, entities: list[int],
+                     call_for: Callable[[int], Callable[[], object]], text_of: Callable) -> RunStats:
+        register_prompt(store, loaded)
+        key = {"split_id": split_id, "kind": kind, "lm": lm_id, "prompt_hash": loaded.prompt_hash}
+        done = done_keys(store, "profiles", ("entity_idx",), key, runner.retry_failed)
+        tasks = [Task(key=(entity,), call=call_for(entity)) for entity in entities if (entity,) not in done]
+        return _run(
+            store, _ordered(tasks, job.order, seed), f"profiles:{kind}", lm, runner, job, "profiles",
+            key_of=lambda task: key | {"entity_idx": task.key[0]},
+            result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
+                                       "text": text_of(outcome.prediction.profile)},
+        )
+
     all_stats = []
     if "user" in job.kinds:
-        register_prompt(store, user_program)
         histories = user_histories(store, split_id, job.max_history)
-        users = sorted(histories)[: job.max_users]
-        done = done_keys(store, "profiles", ("entity_idx",),
-                         {"split_id": split_id, "kind": "user", "lm": lm_id, "prompt_hash": user_program.prompt_hash},
-                         runner.retry_failed)
-        tasks = [
-            Task(key=(user,), call=lambda h=[texts[i] for i in histories[user]]: user_program.program(history=h))
-            for user in users if (user,) not in done
-        ]
-        all_stats.append(_run(
-            store, _ordered(tasks, job.order, seed), "profiles:user", lm, runner, job, "profiles",
-            key_of=lambda task: {"split_id": split_id, "kind": "user", "entity_idx": task.key[0], "lm": lm_id,
-                                 "prompt_hash": user_program.prompt_hash},
-            result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
-                                       "text": user_profile_text(outcome.prediction.profile)},
+        all_stats.append(profile_kind(
+            "user", user_program, sorted(histories)[: job.max_users],
+            lambda user: lambda: user_program.program(history=[texts[i] for i in histories[user]]),
+            user_profile_text,
         ))
     if "item" in job.kinds:
-        register_prompt(store, item_program)
         takers = item_takers(store, split_id, job.max_takers, seed)
         with store.connect() as con:
             user_text = dict(con.execute(
                 "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
                 "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_program.prompt_hash]).fetchall())
-        items = sorted(takers)[: job.max_items]
-        done = done_keys(store, "profiles", ("entity_idx",),
-                         {"split_id": split_id, "kind": "item", "lm": lm_id, "prompt_hash": item_program.prompt_hash},
-                         runner.retry_failed)
-        tasks = [
-            Task(key=(item,), call=lambda item=item, t=[user_text[u] for u in takers[item] if u in user_text]:
-                 item_program.program(item=texts[item], takers=t))
-            for item in items if (item,) not in done
-        ]
-        all_stats.append(_run(
-            store, _ordered(tasks, job.order, seed), "profiles:item", lm, runner, job, "profiles",
-            key_of=lambda task: {"split_id": split_id, "kind": "item", "entity_idx": task.key[0], "lm": lm_id,
-                                 "prompt_hash": item_program.prompt_hash},
-            result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
-                                       "text": item_profile_text(outcome.prediction.profile)},
+        all_stats.append(profile_kind(
+            "item", item_program, sorted(takers)[: job.max_items],
+            lambda item: lambda: item_program.program(
+                item=texts[item], takers=[user_text[u] for u in takers[item] if u in user_text]),
+            item_profile_text,
         ))
     return all_stats
 

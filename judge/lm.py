@@ -49,7 +49,9 @@ class LMConfig(BaseModel):
         "always on for the embedded model.",
     )
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature.")
-    max_tokens: int = Field(200, gt=0, description="Maximum tokens per LM answer.")
+    max_tokens: int = Field(
+        320, gt=0, description="Maximum tokens per LM answer (the schemas cap answers well below it)."
+    )
     embedded_threads: int = Field(2, gt=0, description="CPU threads of the embedded llama.cpp server.")
     embedded_slots: int = Field(2, gt=0, description="Parallel request slots of the embedded server.")
     embedded_context_per_slot: int = Field(2048, ge=512, description="Context tokens per embedded slot.")

@@ -15,7 +15,6 @@ from judge.signatures import (
     ProfileItemSignature,
     ProfileUserSignature,
     UserViewSignature,
-    Verdict,
 )
 
 HardRule = Literal["both_high", "either_high", "both_at_least_mid"]
@@ -66,9 +65,9 @@ class ItemViewJudge(dspy.Module):
         return self.predict(user_top_items=user_top_items, candidate_item=candidate_item)
 
 
-def is_hard(user_view: Verdict, item_view: Verdict, rule: HardRule = "both_high") -> bool:
-    """Combine the two views: True puts the pair in C_H (hard), False in C_N (noise)."""
-    labels = (user_view.label, item_view.label)
+def is_hard(user_label: str, item_label: str, rule: HardRule = "both_high") -> bool:
+    """Combine the two views' labels: True puts the pair in C_H (hard), False in C_N (noise)."""
+    labels = (user_label, item_label)
     if rule == "both_high":
         return labels == ("High", "High")
     if rule == "either_high":
@@ -93,5 +92,5 @@ class DualPerspectiveJudge(dspy.Module):
         return dspy.Prediction(
             user_verdict=user_verdict,
             item_verdict=item_verdict,
-            hard=is_hard(user_verdict, item_verdict, self.rule),
+            hard=is_hard(user_verdict.label, item_verdict.label, self.rule),
         )

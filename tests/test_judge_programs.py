@@ -45,7 +45,7 @@ def test_dual_perspective_judge_default_rule(user_label, item_label, hard):
 
 
 def test_combination_rules():
-    high, mid, low = (Verdict(label=label, rationale="") for label in ("High", "Mid", "Low"))
+    high, mid, low = "High", "Mid", "Low"
     assert is_hard(high, mid, "either_high") and not is_hard(mid, mid, "either_high")
     assert is_hard(mid, high, "both_at_least_mid") and not is_hard(low, high, "both_at_least_mid")
     with pytest.raises(ValueError, match="unknown rule"):

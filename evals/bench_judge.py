@@ -1,0 +1,120 @@
+"""Throughput and parse rate of the judge's programs on the embedded model (or any --lm).
+
+    python -m evals.bench_judge                 # 12 ml-100k users, writes evals/judge_throughput.md
+
+On a fresh store in a temporary folder (so nothing is reused), it picks candidate pairs for the first
+N users from a LightGCN trained on ml-100k with 10% realistic noise, then runs user profiles, item
+profiles and verdicts, and finally the same verdicts again in shuffled order on a copy of the store,
+to measure what grouping a user's calls behind one shared prompt prefix buys.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+
+from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
+from judge.lm import LMConfig, configure_dspy, lm_identity
+from judge.prompts import PROMPTS_DIR, load_program
+from judge.runner import RunnerConfig, RunStats
+from recsys.candidates import CandidateConfig, select_candidates, write_candidates
+from recsys.split import load_split, make_split
+from recsys.store import Store
+from recsys.train import TrainConfig, run
+
+
+class BenchJudgeConfig(BaseSettings, LMConfig):
+    """Measure profiles/min, verdicts/min, parse rates, and grouped vs shuffled ordering."""
+
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.bench_judge", cli_kebab_case=True,
+                                      cli_implicit_flags=True, cli_avoid_json=True)
+
+    users: int = Field(12, gt=0, description="Users whose candidates are judged (and who get profiles).")
+    items: int = Field(24, gt=0, description="Item profiles to write.")
+    parallel: int = Field(2, gt=0, description="LM calls in flight (the embedded server gets as many slots).")
+    report: Path = Field(Path("evals/judge_throughput.md"), description="Markdown report to write.")
+
+    def cli_cmd(self) -> None:
+        main(self)
+
+
+def _row(name: str, stats: RunStats) -> str:
+    calls = stats.n_ok + stats.n_failed
+    parsed = 100 * stats.n_ok / calls if calls else 0.0
+    per_min = 60 * calls / stats.seconds if stats.seconds else 0.0
+    return (f"| {name} | {calls} | {parsed:.0f}% | {per_min:.1f} | {stats.seconds / max(calls, 1):.2f} "
+            f"| {stats.prompt_tokens / max(stats.n_ok, 1):.0f} | {stats.completion_tokens / max(stats.n_ok, 1):.0f} |")
+
+
+def main(config: BenchJudgeConfig) -> None:
+    lm = LMConfig.model_validate(config.model_dump(include=set(LMConfig.model_fields))
+                                 | {"embedded_slots": config.parallel})
+    runner = RunnerConfig(parallel=config.parallel, progress=True)
+    folder = Path(tempfile.mkdtemp(prefix="bench_judge_"))
+    try:
+        store = Store(folder / "bench.duckdb")
+        train = TrainConfig(store=store.path, progress=False)
+        run_id, result = run(train)
+        split_id = make_split(store, train.data_config())  # made by the training run; this reads it
+        data = load_split(store, split_id)
+        candidates = CandidateConfig(max_users=config.users)
+        rows = select_candidates(data, *result.embeddings, candidates)
+        write_candidates(store, "bench", split_id, run_id, candidates, rows)
+
+        user_program = load_program("profile_user", prompts_dir=PROMPTS_DIR)
+        item_program = load_program("profile_item", prompts_dir=PROMPTS_DIR)
+        judge_program = load_program("dual_judge", prompts_dir=PROMPTS_DIR)
+        configure_dspy(lm)
+        user_stats, item_stats = run_profiles(
+            store, split_id, user_program, item_program, lm, runner,
+            ProfileJobConfig(max_users=config.users, max_items=config.items))
+        shuffled_store = Store(shutil.copy(store.path, folder / "shuffled.duckdb"))
+        grouped = run_verdicts(store, "bench", judge_program, user_program.prompt_hash, lm, runner,
+                               VerdictJobConfig(order="grouped"))
+        shuffled = run_verdicts(shuffled_store, "bench", judge_program, user_program.prompt_hash, lm, runner,
+                                VerdictJobConfig(order="shuffled"))
+        with store.connect() as con:
+            labels = con.execute("SELECT view, label, count(*) FROM verdicts WHERE status = 'ok' "
+                                 "GROUP BY ALL ORDER BY ALL").fetchall()
+            failures = con.execute("SELECT kind, error_kind, count(*) FROM profiles WHERE status = 'failed' "
+                                   "GROUP BY ALL ORDER BY ALL").fetchall()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    lines = [
+        "# Judge throughput and parse rate",
+        "",
+        f"Command: `python -m evals.bench_judge --users {config.users} --items {config.items} "
+        f"--parallel {config.parallel}`. LM: `{lm_identity(lm)}`, temperature {lm.temperature}, "
+        f"max_tokens {lm.max_tokens}, schema-constrained JSON (JSONAdapter + llama.cpp grammar). "
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, {lm.embedded_threads} llama.cpp threads, "
+        f"{config.parallel} slots x {lm.embedded_context_per_slot} tokens. Fresh store, nothing reused.",
+        "",
+        "| program | calls | parsed | calls / min | s / call (wall) | prompt tokens / call | output tokens / call |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        _row("user profile", user_stats),
+        _row("item profile", item_stats),
+        _row("verdict, grouped by user (prefix reuse)", grouped),
+        _row("verdict, shuffled", shuffled),
+        "",
+        f"Grouped over shuffled verdict throughput: {shuffled.seconds / grouped.seconds:.2f}x "
+        f"({grouped.seconds:.1f} s vs {shuffled.seconds:.1f} s for the same {grouped.n_tasks} calls).",
+        "",
+        "Verdict labels (grouped run): " + ", ".join(f"{view} view {label}: {n}" for view, label, n in labels) + ".",
+        "Profile failures: " + (", ".join(f"{k} {e}: {n}" for k, e, n in failures) or "none") + ".",
+        "",
+        "Parsing is what the schema guarantees; judgement quality is not measured here (see the judge evals).",
+        "The embedded model has 135M parameters: it is there so that every stage runs offline, not to judge well.",
+    ]
+    config.report.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    CliApp.run(BenchJudgeConfig)

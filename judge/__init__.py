@@ -1,7 +1,6 @@
 """judge: LM backends, DSPy signatures and programs, the batch runner and the prompt optimizer.
 
-Signatures and programs are here; the LM backends, the batch runner and the optimizer come with
-their issues.
+`python -m judge --help` lists the commands; the prompt optimizer comes with its own issue.
 """
 
 import os

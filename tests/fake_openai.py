@@ -45,6 +45,16 @@ class FakeOpenAI:
                     owner.requests += 1
                     number = owner.requests
                     owner.bodies.append(body)
+                if self.path.endswith("/embeddings"):
+                    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    # A deterministic 8-d vector per text: letter counts of a few vowels and consonants.
+                    vectors = [[float(t.lower().count(c)) + 0.1 for c in "aeioustr"] for t in texts]
+                    payload = {"object": "list", "model": body.get("model"),
+                               "data": [{"object": "embedding", "index": i, "embedding": v}
+                                        for i, v in enumerate(vectors)],
+                               "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+                    self._reply(json.dumps(payload).encode())
+                    return
                 if number <= owner.fail_first:
                     self.send_response(503)
                     self.end_headers()
@@ -60,7 +70,9 @@ class FakeOpenAI:
                                  "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
                 }
-                data = json.dumps(payload).encode()
+                self._reply(json.dumps(payload).encode())
+
+            def _reply(self, data: bytes) -> None:
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

@@ -59,3 +59,24 @@ class _SymmetricSpmm(torch.autograd.Function):
 def symmetric_spmm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Multiply by a symmetric normalized adjacency (see :func:`normalized_adjacency`)."""
     return _SymmetricSpmm.apply(adj, x)
+
+
+def edge_keys(edges: torch.Tensor, num_items: int) -> torch.Tensor:
+    return edges[0] * num_items + edges[1]
+
+
+def edit_graph(train: torch.Tensor, remove: torch.Tensor, add: torch.Tensor, num_items: int) -> torch.Tensor:
+    """G' = G minus the edges judged noise, plus the pairs judged hard (likely false negatives).
+
+    All arguments are [2, E] (user, item) edges; the result is sorted by (user, item), without duplicates.
+    """
+    keys = edge_keys(train, num_items)
+    kept = keys[~torch.isin(keys, edge_keys(remove, num_items))]
+    merged = torch.unique(torch.cat([kept, edge_keys(add, num_items)]))
+    return torch.stack([merged // num_items, merged % num_items])
+
+
+def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random view keeping each edge with probability 1 - rate (SGL-style edge dropout)."""
+    keep = torch.rand(edges.size(1), generator=generator) >= rate
+    return edges[:, keep]

@@ -1,4 +1,4 @@
-"""Negative sampling for BPR: the plain uniform sampler."""
+"""Negative sampling for BPR: the plain uniform sampler, and the semantic hard-negative sampler."""
 
 from __future__ import annotations
 
@@ -35,3 +35,52 @@ class UniformNegativeSampler:
                 break
             items[clash] = torch.randint(self.num_items, (int(clash.sum()),), generator=generator)
         return items
+
+
+class SemanticNegativeSampler:
+    """Module 1 of LLMHNI: hard negatives that the model likes but the semantics reject.
+
+    Each epoch (:meth:`refresh`) the pool HN_u holds the ``pool_size`` non-interacted items that the
+    current model scores highest for u. Of those, the ``keep`` with the *lowest* aligned semantic
+    relevance sem(u, j) are the hard negatives that :meth:`sample` draws from. High model score with
+    high semantic relevance marks a likely false negative: the user's ``neighbours`` nearest items in
+    the semantic space (from FAISS) are never used as negatives at all.
+
+    Args:
+        train: [2, E] training edges; never sampled as negatives.
+        user_sem: [U, d] L2-normalized aligned user vectors g(s_u).
+        item_sem: [I, d] L2-normalized aligned item vectors g(s_i).
+        neighbours: [U, k] each user's semantic nearest items (FAISS search), excluded as negatives.
+        pool_size: |HN_u|, the top-scored negatives considered per user.
+        keep: How many lowest-relevance pool members are sampled from.
+        batch_size: Users scored at once in :meth:`refresh`.
+    """
+
+    def __init__(self, train: torch.Tensor, user_sem: torch.Tensor, item_sem: torch.Tensor,
+                 neighbours: torch.Tensor, pool_size: int = 50, keep: int = 10, batch_size: int = 2048):
+        num_users, num_items = user_sem.size(0), item_sem.size(0)
+        self.user_sem, self.item_sem = user_sem, item_sem
+        self.pool_size, self.keep, self.batch_size = pool_size, keep, batch_size
+        excluded = torch.cat([train, torch.stack([
+            torch.arange(num_users).repeat_interleave(neighbours.size(1)), neighbours.reshape(-1)])], dim=1)
+        excluded = excluded[:, excluded[1] >= 0]  # FAISS pads missing neighbours with -1
+        self.excluded_rows, self.excluded_cols = excluded[0], excluded[1]
+        self.hard = torch.zeros(num_users, keep, dtype=torch.long)
+
+    @torch.no_grad()
+    def refresh(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
+        """Rebuild every user's pool from the current model's scores."""
+        num_users = user_emb.size(0)
+        for start in range(0, num_users, self.batch_size):
+            users = torch.arange(start, min(start + self.batch_size, num_users))
+            scores = user_emb[users] @ item_emb.T
+            in_batch = (self.excluded_rows >= start) & (self.excluded_rows < start + users.numel())
+            scores[self.excluded_rows[in_batch] - start, self.excluded_cols[in_batch]] = float("-inf")
+            pool = scores.topk(self.pool_size, dim=1).indices  # [B, P]: HN_u
+            relevance = (self.user_sem[users, None, :] * self.item_sem[pool]).sum(-1)  # sem(u, j)
+            lowest = relevance.topk(self.keep, dim=1, largest=False).indices
+            self.hard[users] = pool.gather(1, lowest)
+
+    def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        column = torch.randint(self.keep, users.shape, generator=generator)
+        return self.hard[users, column]

@@ -212,6 +212,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "text embeddings, content-addressed by encoder and text hash",
+        """
+        CREATE TABLE text_embeddings (
+            encoder    VARCHAR NOT NULL,
+            text_hash  VARCHAR NOT NULL,
+            vector     FLOAT[] NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (encoder, text_hash)
+        );
+        """,
+    ),
 )
 
 

@@ -6,6 +6,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 from dataclasses import dataclass, field
 
 import torch
@@ -51,6 +52,46 @@ class TrainResult:
 EpochCallback = Callable[[int, float, dict[str, float] | None], None]
 
 
+class Objective(Protocol):
+    """What a training method adds to the shared loop of :func:`fit`."""
+
+    edges: torch.Tensor  # [2, E] the positives one epoch iterates over
+    eval_adj: torch.Tensor  # the graph the model is encoded on for ranking
+
+    def start_epoch(self, model: torch.nn.Module, generator: torch.Generator) -> None: ...
+
+    def batch_loss(self, model: torch.nn.Module, users: torch.Tensor, positives: torch.Tensor,
+                   generator: torch.Generator) -> torch.Tensor: ...
+
+
+class BPRObjective:
+    """L_rec alone: BPR with L2 on the batch's layer-0 embeddings, and a negative sampler."""
+
+    def __init__(self, edges: torch.Tensor, adj: torch.Tensor, sampler, reg: float):
+        self.edges, self.eval_adj, self.adj = edges, adj, adj
+        self.sampler = sampler
+        self.bpr = BPRLoss(lambda_reg=reg)
+
+    def start_epoch(self, model, generator) -> None:
+        pass
+
+    def rec_loss(self, model, user_emb, item_emb, users, positives, generator) -> torch.Tensor:
+        negatives = self.sampler.sample(users, generator)
+        u = user_emb[users]
+        pos_score = (u * item_emb[positives]).sum(-1)
+        neg_score = (u * item_emb[negatives]).sum(-1)
+        return self.bpr(pos_score, neg_score, model.ego_embeddings(users, torch.cat([positives, negatives])))
+
+    def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
+        user_emb, item_emb = model.user_item_embeddings(self.adj)
+        return self.rec_loss(model, user_emb, item_emb, users, positives, generator)
+
+
+def build_model(data: SplitData, model_name: str, config: OptimConfig) -> torch.nn.Module:
+    return build_backbone(model_name, data.num_users, data.num_items, config.embedding_dim,
+                          config.num_layers, config.ngcf_dropout)
+
+
 def train_bpr(
     data: SplitData,
     model_name: str,
@@ -61,13 +102,26 @@ def train_bpr(
 ) -> TrainResult:
     """Train a backbone with BPR and uniform negatives; return test metrics at the best valid epoch."""
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = build_backbone(model_name, data.num_users, data.num_items, config.embedding_dim,
-                           config.num_layers, config.ngcf_dropout)
+    model = build_model(data, model_name, config)
     adj = normalized_adjacency(data.train, data.num_users, data.num_items)
-    sampler = UniformNegativeSampler(data.train, data.num_items)
+    objective = BPRObjective(data.train, adj, UniformNegativeSampler(data.train, data.num_items), config.reg)
+    return fit(model, data, objective, config, seed, on_epoch, progress, desc=model_name)
+
+
+def fit(
+    model: torch.nn.Module,
+    data: SplitData,
+    objective: Objective,
+    config: OptimConfig,
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainResult:
+    """The shared loop: epochs of mini-batches over ``objective.edges``, validation, early stopping,
+    and test metrics at the best validation epoch. Rankings mask the original training items."""
+    generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    bpr = BPRLoss(lambda_reg=config.reg)
     evaluate_valid = FullRankingEvaluator(data.train, data.valid, data.num_users, data.num_items,
                                           config.ks, config.eval_batch_size)
     evaluate_test = FullRankingEvaluator(data.train, data.test, data.num_users, data.num_items,
@@ -78,34 +132,28 @@ def train_bpr(
     def score_fn():
         model.eval()
         with torch.no_grad():
-            users, items = model.user_item_embeddings(adj)
+            users, items = model.user_item_embeddings(objective.eval_adj)
         return lambda batch: users[batch] @ items.T
 
+    edges = objective.edges
     best = (-math.inf, 0, copy.deepcopy(model.state_dict()), {})
     bad_evals = 0
     train_seconds = eval_seconds = 0.0
     epoch = 0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"{model_name}", unit="epoch", disable=not progress)
+    bar = tqdm(range(1, config.epochs + 1), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
-        model.train()
         start = time.perf_counter()
-        order = torch.randperm(data.num_train, generator=generator)
+        objective.start_epoch(model, generator)
+        model.train()
         total_loss = 0.0
-        for chunk in order.split(config.batch_size):
-            users, positives = data.train[0, chunk], data.train[1, chunk]
-            negatives = sampler.sample(users, generator)
-            user_emb, item_emb = model.user_item_embeddings(adj)
-            u = user_emb[users]
-            pos_score = (u * item_emb[positives]).sum(-1)
-            neg_score = (u * item_emb[negatives]).sum(-1)
-            ego = model.ego_embeddings(users, torch.cat([positives, negatives]))
-            loss = bpr(pos_score, neg_score, ego)
+        for chunk in torch.randperm(edges.size(1), generator=generator).split(config.batch_size):
+            loss = objective.batch_loss(model, edges[0, chunk], edges[1, chunk], generator)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * chunk.numel()
         train_seconds += time.perf_counter() - start
-        mean_loss = total_loss / data.num_train
+        mean_loss = total_loss / edges.size(1)
 
         valid = None
         if epoch % config.eval_every == 0:
@@ -136,7 +184,7 @@ def train_bpr(
         "train_seconds": train_seconds,
     }
     with torch.no_grad():
-        embeddings = model.user_item_embeddings(adj)
+        embeddings = model.user_item_embeddings(objective.eval_adj)
     return TrainResult(best_epoch, best_valid, test, epoch, timings, embeddings)
 
 

@@ -30,6 +30,8 @@ EXPECTED_TABLES = {
     "candidate_sets",
     "verdicts",
     "judge_runs",
+    # migration 3: embeddings
+    "text_embeddings",
 }
 
 EXTRA_MIGRATION = Migration(

@@ -1,0 +1,177 @@
+"""Semantic relevance: profile texts, their cached embeddings, the goal-aligned projector, FAISS.
+
+DESIGN.md, "Goal-aligned semantic embeddings": an encoder turns user and item profiles into s_u,
+s_i; an MLP projector g is trained with InfoNCE on pseudo-positive pairs (training edges whose text
+similarity is also high for that user); the aligned relevance is sem(u, i) = cos(g(s_u), g(s_i)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+
+from recsys.losses import info_nce
+from recsys.store import Store
+
+
+class TextEncoder(Protocol):
+    identity: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached_encode(store: Store, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """Encode texts, reusing every vector the store already has for this encoder."""
+    hashes = [_text_hash(t) for t in texts]
+    with store.connect() as con:
+        known = dict(con.execute(
+            "SELECT text_hash, vector FROM text_embeddings WHERE encoder = ? AND text_hash IN ?",
+            [encoder.identity, sorted(set(hashes))]).fetchall())
+    missing = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items())
+    if missing:
+        vectors = encoder.encode([t for _, t in missing])
+        with store.transaction() as con:
+            con.executemany(
+                "INSERT INTO text_embeddings (encoder, text_hash, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(encoder.identity, h, v.tolist()) for (h, _), v in zip(missing, vectors)])
+        known |= {h: v for (h, _), v in zip(missing, vectors)}
+    return np.asarray([known[h] for h in hashes], dtype=np.float32)
+
+
+def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, user_prompt: str | None = None,
+                 item_prompt: str | None = None, max_history: int = 15) -> tuple[list[str], list[str], dict]:
+    """One text per user and per item (by index). An LLM profile is used where the store has one for
+    the given LM and prompts; otherwise a user is described by their training items and an item by its
+    own text. Returns the texts and how many of each came from LLM profiles."""
+    from judge.records import item_texts, user_histories  # the judge's readers of the same tables
+
+    with store.connect() as con:
+        num_users, num_items = con.execute(
+            "SELECT n_users, n_items FROM datasets JOIN splits USING (dataset_id) WHERE split_id = ?",
+            [split_id]).fetchone()
+        profiles = {}
+        if profile_lm is not None:
+            for kind, prompt in (("user", user_prompt), ("item", item_prompt)):
+                profiles[kind] = dict(con.execute(
+                    "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = ? AND lm = ? "
+                    "AND prompt_hash = ? AND status = 'ok'", [split_id, kind, profile_lm, prompt]).fetchall())
+    items = item_texts(store, split_id)
+    histories = user_histories(store, split_id, max_history)
+    user_profiles, item_profiles = profiles.get("user", {}), profiles.get("item", {})
+    users_text = [
+        user_profiles.get(u) or ("Watched: " + "; ".join(items[i] for i in histories.get(u, [])) or "No history.")
+        for u in range(num_users)
+    ]
+    items_text = [
+        items.get(i, "") + (" " + item_profiles[i] if i in item_profiles else "") for i in range(num_items)
+    ]
+    return users_text, items_text, {"user_profiles": len(user_profiles), "item_profiles": len(item_profiles)}
+
+
+class AlignmentConfig(BaseModel):
+    """The goal-alignment projector g and its InfoNCE training."""
+
+    align: bool = Field(True, description="Train the projector; off uses the raw encoder similarity.")
+    projector_hidden: int = Field(256, gt=0, description="Hidden width of the projector MLP.")
+    projector_dim: int = Field(64, gt=0, description="Output size of the projector.")
+    align_temperature: float = Field(0.1, gt=0, description="InfoNCE temperature of the alignment loss.")
+    align_epochs: int = Field(40, gt=0, description="Projector training epochs.")
+    align_batch_size: int = Field(1024, gt=0, description="Pseudo-positive pairs per InfoNCE batch.")
+    align_lr: float = Field(1e-3, gt=0, description="Projector learning rate.")
+    pseudo_positive_share: float = Field(
+        0.5, gt=0, le=1, description="A training edge is a pseudo-positive when its text similarity is in the "
+        "user's top share of training items."
+    )
+
+
+class Projector(torch.nn.Module):
+    """g: a two-layer MLP into the recommendation space, output L2-normalized."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(in_dim, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.net(x), dim=-1)
+
+
+def pseudo_positive_pairs(train: torch.Tensor, user_vecs: torch.Tensor, item_vecs: torch.Tensor,
+                          share: float) -> torch.Tensor:
+    """Training edges whose raw text similarity is within the user's top ``share`` of their edges."""
+    sim = (F.normalize(user_vecs, dim=-1)[train[0]] * F.normalize(item_vecs, dim=-1)[train[1]]).sum(-1)
+    keep = torch.zeros(train.size(1), dtype=torch.bool)
+    order = torch.argsort(train[0] * 4.0 - sim.double().clamp(-1, 1), stable=True)  # by user, then similarity desc
+    users = train[0][order]
+    starts = torch.searchsorted(users, users, right=False)
+    counts = torch.bincount(users)[users]
+    rank = torch.arange(users.numel()) - starts
+    keep[order] = rank < torch.clamp((counts.float() * share).ceil().long(), min=1)
+    return train[:, keep]
+
+
+def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: torch.Tensor,
+                    config: AlignmentConfig, seed: int) -> tuple[Projector, list[float]]:
+    """InfoNCE between g(s_u) and g(s_i) of pseudo-positive pairs, with in-batch negatives (L_al)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    projector = Projector(user_vecs.size(1), config.projector_hidden, config.projector_dim)
+    optimizer = torch.optim.Adam(projector.parameters(), lr=config.align_lr)
+    losses = []
+    for _ in range(config.align_epochs):
+        total = 0.0
+        order = torch.randperm(pairs.size(1), generator=generator)
+        for chunk in order.split(config.align_batch_size):
+            users, items = pairs[0, chunk], pairs[1, chunk]
+            loss = info_nce(projector(user_vecs[users]), projector(item_vecs[items]), config.align_temperature)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * chunk.numel()
+        losses.append(total / pairs.size(1))
+    return projector.eval(), losses
+
+
+def ranking_auc(user_vecs: torch.Tensor, item_vecs: torch.Tensor, positives: torch.Tensor, seed: int = 0) -> float:
+    """P(sem(u, i+) > sem(u, j)) for held-out positives i+ and uniformly random items j."""
+    generator = torch.Generator().manual_seed(seed)
+    random_items = torch.randint(item_vecs.size(0), (positives.size(1),), generator=generator)
+    u = F.normalize(user_vecs, dim=-1)[positives[0]]
+    i = F.normalize(item_vecs, dim=-1)
+    pos = (u * i[positives[1]]).sum(-1)
+    neg = (u * i[random_items]).sum(-1)
+    return float((pos > neg).float().mean() + 0.5 * (pos == neg).float().mean())
+
+
+class SemanticIndex:
+    """FAISS inner-product index over L2-normalized item vectors (cosine similarity).
+
+    Exact search below ``exact_threshold`` items, HNSW above; moved to the GPU when faiss-gpu sees one.
+    """
+
+    def __init__(self, item_vecs: np.ndarray, exact_threshold: int = 50_000, hnsw_m: int = 32):
+        import faiss
+
+        vectors = np.ascontiguousarray(item_vecs, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) <= exact_threshold:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and isinstance(index, faiss.IndexFlatIP):
+            index = faiss.index_cpu_to_all_gpus(index)
+        index.add(vectors)
+        self.index = index
+        self.kind = type(index).__name__
+
+    def search(self, query_vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, item ids) of the k nearest items of each query, best first."""
+        return self.index.search(np.ascontiguousarray(query_vecs, dtype=np.float32), k)

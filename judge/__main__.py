@@ -72,7 +72,7 @@ class Profiles(StoreOptions, DataConfig, LMConfig, RunnerConfig, ProfileJobConfi
 
     def cli_cmd(self) -> None:
         store = Store(self.store)
-        split_id = make_split(store, DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields))))
+        split_id = make_split(store, self.data_config())
         user_program = load_program("profile_user", prompts_dir=self.prompts_dir)
         item_program = load_program("profile_item", prompts_dir=self.prompts_dir)
         configure_dspy(self)
@@ -89,7 +89,7 @@ class Candidates(StoreOptions, DataConfig, CandidateConfig):
         from recsys.train import NON_RESULT_FIELDS, TrainConfig, run
 
         train_config = TrainConfig.model_validate(
-            self.model_dump(include=set(DataConfig.model_fields))
+            self.data_config().model_dump()
             | {"store": self.store, "model": "lightgcn", "progress": self.progress})
         store = Store(self.store)
         split_id = make_split(store, train_config.data_config())
@@ -111,7 +111,7 @@ class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfi
 
     def cli_cmd(self) -> None:
         store = Store(self.store)
-        split_id = make_split(store, DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields))))
+        split_id = make_split(store, self.data_config())
         candidate_set = self.candidate_set
         if candidate_set is None:
             with store.connect() as con:

@@ -15,19 +15,11 @@ from pydantic import BaseModel, Field
 
 from judge.lm import EMBEDDED, LMConfig, lm_identity
 from judge.prompts import LoadedProgram, register_prompt
-from judge.records import (
-    done_keys,
-    finish_run,
-    item_takers,
-    item_texts,
-    start_run,
-    to_json,
-    user_histories,
-    write_outcome,
-)
+from judge.records import done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
 from recsys.store import Store
+from recsys.texts import item_takers, item_texts, user_histories
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 

@@ -3,47 +3,11 @@
 from __future__ import annotations
 
 import json
-import random
 
 from pydantic import BaseModel
 
 from judge.runner import Outcome, RunStats
 from recsys.store import Store
-
-
-def item_texts(store: Store, split_id: str) -> dict[int, str]:
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT i.item_idx, coalesce(i.text, i.title, i.raw_id) FROM items i "
-            "JOIN splits s ON s.dataset_id = i.dataset_id WHERE s.split_id = ?",
-            [split_id],
-        ).fetchall()
-    return dict(rows)
-
-
-def user_histories(store: Store, split_id: str, max_items: int) -> dict[int, list[int]]:
-    """Each user's training items, most recent first (implicit feedback: ratings are not shown)."""
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT i.user_idx, list(i.item_idx ORDER BY r.ts DESC NULLS LAST, i.item_idx) FROM interactions i "
-            "JOIN splits s USING (split_id) "
-            "LEFT JOIN ratings r ON r.dataset_id = s.dataset_id AND r.user_idx = i.user_idx AND r.item_idx = i.item_idx "
-            "WHERE i.split_id = ? AND i.split = 'train' GROUP BY i.user_idx ORDER BY i.user_idx",
-            [split_id],
-        ).fetchall()
-    return {user: items[:max_items] for user, items in rows}
-
-
-def item_takers(store: Store, split_id: str, max_takers: int, seed: int) -> dict[int, list[int]]:
-    """A seeded sample of each item's training users."""
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT item_idx, list(user_idx ORDER BY user_idx) FROM interactions "
-            "WHERE split_id = ? AND split = 'train' GROUP BY item_idx ORDER BY item_idx",
-            [split_id],
-        ).fetchall()
-    rng = random.Random(seed)
-    return {item: sorted(rng.sample(users, min(max_takers, len(users)))) for item, users in rows}
 
 
 def done_keys(store: Store, table: str, key_columns: tuple[str, ...], where: dict, retry_failed: bool) -> set[tuple]:

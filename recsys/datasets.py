@@ -244,8 +244,7 @@ def load_user_files(ratings_path: Path, items_path: Path | None = None, name: st
         items = pd.DataFrame({"item_id": pd.unique(ratings["item_id"])})
         for column in ITEM_TEXT_COLUMNS:
             items[column] = pd.NA
-    raw = RawDataset(name=name or ratings_path.stem, source=str(ratings_path.resolve()), ratings=ratings, items=items)
-    return raw
+    return RawDataset(name=name or ratings_path.stem, source=str(ratings_path.resolve()), ratings=ratings, items=items)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +304,7 @@ def ingest(store: Store, raw: RawDataset, dataset_id: str | None = None) -> str:
             "ts": timestamp.astype("Int64").to_numpy(),
         }
     )
+    # The INSERTs below read these frames through DuckDB's replacement scans (by variable name).
     with store.transaction() as con:
         # Re-check inside the transaction: another process may have ingested it meanwhile.
         if con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone():

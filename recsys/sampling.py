@@ -58,7 +58,7 @@ class SemanticNegativeSampler:
 
     def __init__(self, train: torch.Tensor, user_sem: torch.Tensor, item_sem: torch.Tensor,
                  neighbours: torch.Tensor, pool_size: int = 50, keep: int = 10, batch_size: int = 2048):
-        num_users, num_items = user_sem.size(0), item_sem.size(0)
+        num_users = user_sem.size(0)
         self.user_sem, self.item_sem = user_sem, item_sem
         self.pool_size, self.keep, self.batch_size = pool_size, keep, batch_size
         excluded = torch.cat([train, torch.stack([

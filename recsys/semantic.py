@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from recsys.losses import info_nce
 from recsys.store import Store
+from recsys.texts import item_texts, user_histories
 
 
 class TextEncoder(Protocol):
@@ -52,8 +53,6 @@ def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, use
     """One text per user and per item (by index). An LLM profile is used where the store has one for
     the given LM and prompts; otherwise a user is described by their training items and an item by its
     own text. Returns the texts and how many of each came from LLM profiles."""
-    from judge.records import item_texts, user_histories  # the judge's readers of the same tables
-
     with store.connect() as con:
         num_users, num_items = con.execute(
             "SELECT n_users, n_items FROM datasets JOIN splits USING (dataset_id) WHERE split_id = ?",

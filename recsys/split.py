@@ -56,6 +56,10 @@ class DataConfig(BaseModel):
             raise ValueError("every split ratio must be positive")
         return value
 
+    def data_config(self) -> "DataConfig":
+        """Just the data fields, from any config that extends this one."""
+        return DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields)))
+
     def split_id(self, dataset_id: str) -> str:
         """A readable key: every field that changes the split is in it."""
         ratios = "-".join(map(str, self.split_ratios))

@@ -49,9 +49,6 @@ class TrainConfig(BaseSettings, OptimConfig, DataConfig):
     progress: bool = Field(True, description="Show progress bars.")
     store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
 
-    def data_config(self) -> DataConfig:
-        return DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields)))
-
     def optim_config(self) -> OptimConfig:
         return OptimConfig.model_validate(self.model_dump(include=set(OptimConfig.model_fields)))
 

@@ -59,7 +59,7 @@ def main(config: BenchJudgeConfig) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_judge_"))
     try:
         store = Store(folder / "bench.duckdb")
-        train = TrainConfig(store=store.path, progress=False)
+        train = TrainConfig(store=store.path, model="lightgcn", progress=False)
         run_id, result = run(train)
         split_id = make_split(store, train.data_config())  # made by the training run; this reads it
         data = load_split(store, split_id)

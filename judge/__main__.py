@@ -26,8 +26,7 @@ from judge.lm import LMConfig, configure_dspy, lm_identity
 from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
 from judge.runner import RunnerConfig, RunStats
-from recsys.candidates import CandidateConfig, candidate_set_id, select_candidates, write_candidates
-from recsys.runs import config_hash
+from recsys.candidates import CandidateConfig
 from recsys.split import DataConfig, load_split, make_split
 from recsys.store import DEFAULT_STORE_PATH, Store
 
@@ -86,22 +85,13 @@ class Candidates(StoreOptions, DataConfig, CandidateConfig):
     progress: bool = Field(True, description="Show the training progress bar.")
 
     def cli_cmd(self) -> None:
-        from recsys.train import NON_RESULT_FIELDS, TrainConfig, run
+        from recsys.pipeline import PretrainConfig, pretrain_candidates
 
-        train_config = TrainConfig.model_validate(
-            self.data_config().model_dump()
-            | {"store": self.store, "model": "lightgcn", "progress": self.progress})
         store = Store(self.store)
-        split_id = make_split(store, train_config.data_config())
-        candidate_set = candidate_set_id(split_id, config_hash(train_config, NON_RESULT_FIELDS), self)
-        with store.connect() as con:
-            if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
-                console.print(f"candidate set already stored: {candidate_set}")
-                return
-        run_id, result = run(train_config, console)
-        rows = select_candidates(load_split(store, split_id), *result.embeddings, self)
-        write_candidates(store, candidate_set, split_id, run_id, self, rows)
-        console.print(f"stored {len(rows)} rows in candidate set {candidate_set}")
+        split_id = make_split(store, self.data_config())
+        pretrain = PretrainConfig.model_validate(self.data_config().model_dump())
+        candidate_set, created = pretrain_candidates(store, load_split(store, split_id), pretrain, self, self.progress)
+        console.print(("stored candidate set " if created else "candidate set already stored: ") + candidate_set)
 
 
 class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfig):

@@ -19,7 +19,7 @@ from judge.records import done_keys, finish_run, start_run, to_json, write_outco
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
 from recsys.store import Store
-from recsys.texts import item_takers, item_texts, user_histories
+from recsys.texts import item_popularity, item_takers, item_texts, user_histories
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 
@@ -31,7 +31,9 @@ class ProfileJobConfig(BaseModel):
     max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
     max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
     max_users: int | None = Field(None, gt=0, description="Profile only the first N users (by id).")
-    max_items: int | None = Field(None, gt=0, description="Profile only the first N items (by id).")
+    max_items: int | None = Field(
+        None, gt=0, description="Profile only the N items with the most training users (ties by id)."
+    )
     order: Literal["grouped", "shuffled"] = Field(
         "grouped", description="grouped keeps calls that share a prompt prefix together; shuffled is for measuring."
     )
@@ -85,8 +87,14 @@ def _ordered(tasks: list[Task], order: str, seed: int) -> list[Task]:
 
 
 def _run(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
-         table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict]) -> RunStats:
+         table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict],
+         lm_setup: Callable[[], object] | None = None) -> RunStats:
     stats = RunStats(n_tasks=len(tasks))
+    if not tasks:  # everything is stored already: no LM to start, no run to record
+        stats.status = "finished"
+        return stats
+    if lm_setup is not None:
+        lm_setup()
     start_run(store, stats, command, lm_identity(lm), job)
 
     def on_outcome(outcome: Outcome, cost: float | None) -> None:
@@ -105,8 +113,12 @@ def _run(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: Ru
 
 
 def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_program: LoadedProgram,
-                 lm: LMConfig, runner: RunnerConfig, job: ProfileJobConfig, seed: int = 0) -> list[RunStats]:
-    """User profiles from training items, then item profiles from item text and takers' profiles."""
+                 lm: LMConfig, runner: RunnerConfig, job: ProfileJobConfig, seed: int = 0,
+                 lm_setup: Callable[[], object] | None = None) -> list[RunStats]:
+    """User profiles from training items, then item profiles from item text and takers' profiles.
+
+    ``lm_setup`` (e.g. :func:`judge.lm.configure_dspy`) runs only when some call is still to be made,
+    so a warm re-run never starts the LM."""
     lm_id = lm_identity(lm)
     texts = item_texts(store, split_id)
 
@@ -121,6 +133,7 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
             key_of=lambda task: key | {"entity_idx": task.key[0]},
             result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
                                        "text": text_of(outcome.prediction.profile)},
+            lm_setup=lm_setup,
         )
 
     all_stats = []
@@ -133,12 +146,13 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
         ))
     if "item" in job.kinds:
         takers = item_takers(store, split_id, job.max_takers, seed)
+        popularity = item_popularity(store, split_id)
         with store.connect() as con:
             user_text = dict(con.execute(
                 "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
                 "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_program.prompt_hash]).fetchall())
         all_stats.append(profile_kind(
-            "item", item_program, sorted(takers)[: job.max_items],
+            "item", item_program, sorted(takers, key=lambda item: (-popularity[item], item))[: job.max_items],
             lambda item: lambda: item_program.program(
                 item=texts[item], takers=[user_text[u] for u in takers[item] if u in user_text]),
             item_profile_text,
@@ -147,7 +161,8 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
 
 
 def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram, user_prompt_hash: str,
-                 lm: LMConfig, runner: RunnerConfig, job: VerdictJobConfig, seed: int = 0) -> RunStats:
+                 lm: LMConfig, runner: RunnerConfig, job: VerdictJobConfig, seed: int = 0,
+                 lm_setup: Callable[[], object] | None = None) -> RunStats:
     """Both views on every candidate pair; pairs whose user has no profile yet are reported, not judged."""
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)
@@ -194,4 +209,5 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
                              "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
         result_of=lambda outcome: {"label": outcome.prediction.verdict.label,
                                    "rationale": outcome.prediction.verdict.rationale},
+        lm_setup=lm_setup,
     )

@@ -9,6 +9,7 @@ Only training edges and model scores are used: validation and test labels never 
 from __future__ import annotations
 
 import json
+from collections import deque
 
 import torch
 from pydantic import BaseModel, Field
@@ -24,11 +25,50 @@ class CandidateConfig(BaseModel):
     high_negatives: int = Field(2, ge=0, description="Highest-scored non-interacted items per user.")
     top_positives: int = Field(5, ge=1, description="Highest-scored training positives shown to the item view.")
     max_users: int | None = Field(None, gt=0, description="Only the first N users (by id), to bound LLM work.")
+    prune_by_variance: bool = Field(
+        False, description="LLMHD's pruning: of prune_pool_factor x the counts above, keep the pairs whose score "
+        "varied most over the last variance_window pretraining epochs (hard samples fluctuate; fewer LLM calls)."
+    )
+    prune_pool_factor: int = Field(3, ge=1, description="Pool size, as a multiple of the counts, that pruning ranks.")
+    variance_window: int = Field(10, ge=2, description="Pretraining epochs whose scores the variance is taken over.")
+
+
+class ScoreSnapshots:
+    """The (user, item) embeddings of the last ``window`` epochs, for LLMHD's score variance.
+
+    Pass it as ``after_epoch`` to :func:`recsys.trainer.fit`."""
+
+    def __init__(self, window: int):
+        self.embeddings: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=window)
+
+    @torch.no_grad()
+    def __call__(self, model: torch.nn.Module, adj: torch.Tensor) -> None:
+        self.embeddings.append(tuple(e.detach().clone() for e in model.user_item_embeddings(adj)))
+
+    def variance(self, user: int, items: torch.Tensor) -> torch.Tensor:
+        """Variance of s(user, i) across the stored epochs, per item."""
+        scores = torch.stack([item_emb[items] @ user_emb[user] for user_emb, item_emb in self.embeddings])
+        return scores.var(dim=0)
 
 
 def select_candidates(data: SplitData, user_emb: torch.Tensor, item_emb: torch.Tensor,
-                      config: CandidateConfig) -> list[tuple[int, int, str, float, int]]:
-    """Rows (user, item, kind, score, rank) for every user with training edges."""
+                      config: CandidateConfig, snapshots: ScoreSnapshots | None = None,
+                      ) -> list[tuple[int, int, str, float, int]]:
+    """Rows (user, item, kind, score, rank) for every user with training edges.
+
+    With ``config.prune_by_variance`` (and ``snapshots`` from pretraining), each kind's pool of
+    ``prune_pool_factor`` times its count is cut to the pairs with the highest score variance."""
+    pruning = config.prune_by_variance
+    if pruning and (snapshots is None or len(snapshots.embeddings) < 2):
+        raise ValueError("prune_by_variance needs score snapshots of at least two pretraining epochs")
+    factor = config.prune_pool_factor if pruning else 1
+
+    def prune(user: int, pool: torch.Tensor, count: int) -> torch.Tensor:
+        if not pruning or pool.numel() <= count:
+            return pool[:count]
+        keep = snapshots.variance(user, pool).topk(count).indices.sort().values  # keep the score order
+        return pool[keep]
+
     users = torch.unique(data.train[0])
     if config.max_users is not None:
         users = users[: config.max_users]
@@ -42,13 +82,15 @@ def select_candidates(data: SplitData, user_emb: torch.Tensor, item_emb: torch.T
         positives = train_items[start:end]
         positive_scores = scores[positives]
         ranked = positives[torch.argsort(positive_scores)]  # ascending
-        for rank, item in enumerate(ranked[: config.low_positives].tolist()):
+        low = prune(user, ranked[: config.low_positives * factor], config.low_positives)
+        for rank, item in enumerate(low.tolist()):
             rows.append((user, item, "low_score_positive", float(scores[item]), rank))
         for rank, item in enumerate(ranked.flip(0)[: config.top_positives].tolist()):
             rows.append((user, item, "top_positive", float(scores[item]), rank))
         masked = scores.clone()
         masked[positives] = float("-inf")
-        top = torch.topk(masked, config.high_negatives).indices
+        top = torch.topk(masked, min(config.high_negatives * factor, masked.numel())).indices
+        top = prune(user, top, config.high_negatives)
         for rank, item in enumerate(top.tolist()):
             rows.append((user, item, "high_score_negative", float(scores[item]), rank))
     return rows
@@ -73,5 +115,7 @@ def write_candidates(store: Store, candidate_set: str, split_id: str, backbone_r
 
 def candidate_set_id(split_id: str, backbone_hash: str, config: CandidateConfig) -> str:
     users = "all" if config.max_users is None else str(config.max_users)
+    pruning = (f"|variance={config.prune_pool_factor}x{config.variance_window}"
+               if config.prune_by_variance else "")
     return (f"{split_id}|backbone={backbone_hash}|low={config.low_positives}|high={config.high_negatives}"
-            f"|top={config.top_positives}|users={users}")
+            f"|top={config.top_positives}|users={users}{pruning}")

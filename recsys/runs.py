@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from recsys.store import Store
+
+if TYPE_CHECKING:
+    from recsys.trainer import TrainResult
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +46,7 @@ def code_version() -> str:
 
 def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:
     """A stable hash of the fields that change results (display and path options excluded)."""
-    payload = json.dumps(config.model_dump(mode="json", exclude=set(exclude)), sort_keys=True)
+    payload = json.dumps(config.model_dump(mode="json", exclude=set(exclude)), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -86,3 +92,40 @@ class RunRecorder:
                 " WHERE run_id = ?",
                 [status, best_epoch, json.dumps(timings or {}), self.run_id],
             )
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record_training(store: Store, split_id: str, model: str, config: BaseModel,
+                    train: Callable[[Callable[[int, float, dict | None], None]], "TrainResult"], *,
+                    hash_exclude: set[str] = frozenset(), flush_seconds: float = 5.0,
+                    extra_metrics: dict[str, dict[str, float]] | None = None,
+                    extra_timings: dict[str, float] | None = None) -> tuple[str, "TrainResult"]:
+    """Run ``train(on_epoch)`` as one recorded run: every epoch's loss and validation metrics, the
+    test metrics at the best epoch, ``extra_metrics`` (by split name, at epoch 0), timings and peak
+    memory. Ctrl-C marks the run ``interrupted``, an error ``failed``."""
+    recorder = RunRecorder(store, split_id, model, config, hash_exclude=hash_exclude, flush_seconds=flush_seconds)
+    started = time.perf_counter()
+
+    def on_epoch(epoch: int, loss: float, valid: dict | None) -> None:
+        recorder.log(epoch, "train", {"loss": loss})
+        if valid is not None:
+            recorder.log(epoch, "valid", valid)
+
+    try:
+        for split, values in (extra_metrics or {}).items():
+            recorder.log(0, split, values)
+        result = train(on_epoch)
+        recorder.log(result.best_epoch, "test", result.test)
+    except KeyboardInterrupt:
+        recorder.finish("interrupted")
+        raise
+    except BaseException:
+        recorder.finish("failed")
+        raise
+    result.timings |= (extra_timings or {}) | {
+        "total_seconds": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb()}
+    recorder.finish("finished", result.best_epoch, result.timings)
+    return recorder.run_id, result

@@ -50,9 +50,10 @@ def cached_encode(store: Store, encoder: TextEncoder, texts: list[str]) -> np.nd
 
 def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, user_prompt: str | None = None,
                  item_prompt: str | None = None, max_history: int = 15) -> tuple[list[str], list[str], dict]:
-    """One text per user and per item (by index). An LLM profile is used where the store has one for
-    the given LM and prompts; otherwise a user is described by their training items and an item by its
-    own text. Returns the texts and how many of each came from LLM profiles."""
+    """One text per user and per item (by index): a user's recent training items and an item's own
+    text, each followed by its LLM profile where the store has one for the given LM and prompts (the
+    LM work is bounded, so some entities have none; every text keeps the same base part).
+    Returns the texts and how many of each carry an LLM profile."""
     with store.connect() as con:
         num_users, num_items = con.execute(
             "SELECT n_users, n_items FROM datasets JOIN splits USING (dataset_id) WHERE split_id = ?",
@@ -67,7 +68,8 @@ def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, use
     histories = user_histories(store, split_id, max_history)
     user_profiles, item_profiles = profiles.get("user", {}), profiles.get("item", {})
     users_text = [
-        user_profiles.get(u) or ("Watched: " + "; ".join(items[i] for i in histories.get(u, [])) or "No history.")
+        ("Watched: " + "; ".join(items[i] for i in histories[u]) if histories.get(u) else "No history.")
+        + (" " + user_profiles[u] if u in user_profiles else "")
         for u in range(num_users)
     ]
     items_text = [

@@ -47,7 +47,7 @@ class DataConfig(BaseModel):
         "realistic", description="realistic: the user's own low ratings; random: unobserved items."
     )
     noise_ratio: float = Field(0.10, ge=0.0, le=0.5, description="Injected edges as a share of the training edges.")
-    seed: int = Field(2026, description="Seed for the split, the noise and training.")
+    seed: int = Field(2026, description="Seed for the split, the noise and training (unless a train seed is given).")
 
     @field_validator("split_ratios")
     @classmethod

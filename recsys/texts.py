@@ -43,3 +43,11 @@ def item_takers(store: Store, split_id: str, max_takers: int, seed: int) -> dict
         ).fetchall()
     rng = random.Random(seed)
     return {item: sorted(rng.sample(users, min(max_takers, len(users)))) for item, users in rows}
+
+
+def item_popularity(store: Store, split_id: str) -> dict[int, int]:
+    """Training users per item (items without training edges are absent)."""
+    with store.connect() as con:
+        return dict(con.execute(
+            "SELECT item_idx, count(*) FROM interactions WHERE split_id = ? AND split = 'train' GROUP BY item_idx",
+            [split_id]).fetchall())

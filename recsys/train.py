@@ -1,14 +1,14 @@
-"""`python -m recsys.train`: split the data, train a backbone, evaluate, and record the run.
+"""`python -m recsys.train`: the full LLMHNI model end to end, or a backbone or floor alone.
 
-Every option is a field of :class:`TrainConfig`; `--help` lists them with their defaults, and each
-can also come from an environment variable ``RECSYS_<FIELD>``.
+With no arguments it runs every stage of :mod:`recsys.pipeline` on ml-100k with 10% realistic noise
+and the embedded LM, reusing whatever the store already holds. Every option is a field of
+:class:`TrainConfig`; `--help` lists them with their defaults, and each can also come from an
+environment variable ``RECSYS_<FIELD>``.
 """
 
 from __future__ import annotations
 
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -17,21 +17,34 @@ from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from judge.embeddings import EncoderConfig
+from judge.lm import LMConfig
+from judge.programs import HardRule
+from judge.prompts import PROMPTS_DIR
+from judge.runner import RunnerConfig
 from recsys.baselines import PopularityRanking, RandomRanking
+from recsys.candidates import CandidateConfig
 from recsys.datasets import DataValidationError
-from recsys.runs import RunRecorder
+from recsys.llmhni import LLMHNIConfig
+from recsys.pipeline import BudgetExhausted, PipelineReport, confusion_table, run_llmhni, stage_table
+from recsys.runs import record_training
+from recsys.semantic import AlignmentConfig
 from recsys.split import DataConfig, load_split, make_split, split_summary
 from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
 from recsys.trainer import OptimConfig, TrainResult, evaluate_fixed, train_bpr
 
-MODELS = ("lightgcn", "ngcf", "popularity", "random")
+MODELS = ("llmhni", "lightgcn", "ngcf", "popularity", "random")
 
 
-class TrainConfig(BaseSettings, OptimConfig, DataConfig):
-    """Train and evaluate a recommender on a noisy split (default: ml-100k with 10% realistic noise).
+class TrainConfig(BaseSettings, LLMHNIConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
+                  RunnerConfig, OptimConfig, DataConfig):
+    """Train and evaluate a recommender on a noisy split (default: the full LLMHNI model on ml-100k
+    with 10% realistic noise and the embedded LM).
 
-    The split, the run, its per-epoch validation metrics and the final test metrics at the best
-    validation epoch are recorded in the DuckDB store.
+    llmhni runs every stage (profiles, embeddings, alignment, pretrain + candidates, verdicts, graph
+    edit, training), reusing what the store holds. The --no-* switches give the ablations, and
+    --judge oracle gives the analysis upper bound. lightgcn/ngcf train a backbone alone;
+    popularity/random are untrained floors. Every run is recorded in the DuckDB store.
     """
 
     model_config = SettingsConfigDict(
@@ -42,9 +55,32 @@ class TrainConfig(BaseSettings, OptimConfig, DataConfig):
         env_prefix="RECSYS_",
     )
 
-    model: Literal["lightgcn", "ngcf", "popularity", "random"] = Field(
-        "lightgcn", description="Backbone to train, or an untrained ranking (popularity, random) as a floor."
+    model: Literal["llmhni", "lightgcn", "ngcf", "popularity", "random"] = Field(
+        "llmhni", description="llmhni: the full pipeline; lightgcn/ngcf: a backbone alone with BPR; "
+        "popularity/random: untrained floors."
     )
+    backbone: Literal["lightgcn", "ngcf"] = Field("lightgcn", description="The full model's graph encoder.")
+    train_seed: int | None = Field(
+        None, description="Seed of initialisation and sampling (default: --seed). Vary it to repeat training "
+        "on one split, reusing its profiles, candidates and verdicts."
+    )
+    judge: Literal["llm", "oracle"] = Field(
+        "llm", description="llm: verdicts from --lm. oracle: the injected-noise flags (an analysis upper "
+        "bound that reads ground truth; never a real result)."
+    )
+    judge_rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
+    max_users: int | None = Field(
+        100, gt=0, description="Users profiled and judged (the first N by id; unset for all). Bounds LLM work: "
+        "about (low + high) x 2 verdict calls and one profile call per user."
+    )
+    max_items: int | None = Field(
+        150, gt=0, description="Items profiled by the LLM (the most popular N); the rest use their own text."
+    )
+    max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
+    max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
+    low_positives: int = Field(2, ge=0, description="Lowest-scored training positives per judged user.")
+    high_negatives: int = Field(1, ge=0, description="Highest-scored non-interacted items per judged user.")
+    prompts_dir: Path = Field(PROMPTS_DIR, description="Folder of the saved DSPy programs.")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file (created if missing).")
     progress: bool = Field(True, description="Show progress bars.")
     store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
@@ -56,17 +92,22 @@ class TrainConfig(BaseSettings, OptimConfig, DataConfig):
         sys.exit(main(self))
 
 
-# Fields that change how a run looks, not what it computes.
-NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds"}
-
-
-def peak_memory_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# Fields that change how a run looks or how fast it goes, not what it computes.
+NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
+                     "retry_failed", "embedded_threads", "embedded_slots", "prompts_dir", "encoder_batch_size"}
 
 
 def run(config: TrainConfig, console: Console | None = None) -> tuple[str, TrainResult]:
     """Train and evaluate as configured; return the run id and its result."""
+    run_id, result, _ = run_with_report(config, console)
+    return run_id, result
+
+
+def run_with_report(config: TrainConfig, console: Console | None = None
+                    ) -> tuple[str, TrainResult, PipelineReport | None]:
     console = console or Console(stderr=True)
+    if config.model == "llmhni":
+        return run_llmhni(config, console, NON_RESULT_FIELDS)
     store = Store(config.store)
     with console.status("Preparing the dataset and split...", spinner="dots"):
         split_id = make_split(store, config.data_config())
@@ -77,32 +118,19 @@ def run(config: TrainConfig, console: Console | None = None) -> tuple[str, Train
         f"{summary['n_train_noise']} injected, valid {summary['n_valid']}, test {summary['n_test']}."
     )
     data = load_split(store, split_id)
-    recorder = RunRecorder(store, split_id, config.model, config, hash_exclude=NON_RESULT_FIELDS,
-                           flush_seconds=config.store_flush_seconds)
-    started = time.perf_counter()
-    try:
+    seed = config.train_seed if config.train_seed is not None else config.seed
+
+    def train(on_epoch) -> TrainResult:
         if config.model in ("popularity", "random"):
             score = (PopularityRanking(data.train, data.num_items) if config.model == "popularity"
-                     else RandomRanking(data.num_items, config.seed))
+                     else RandomRanking(data.num_items, seed))
             valid, test = evaluate_fixed(data, score, config.ks, config.eval_batch_size)
-            result = TrainResult(0, valid, test, 0)
-        else:
-            def on_epoch(epoch: int, loss: float, valid: dict | None) -> None:
-                recorder.log(epoch, "train", {"loss": loss})
-                if valid is not None:
-                    recorder.log(epoch, "valid", valid)
+            return TrainResult(0, valid, test, 0)
+        return train_bpr(data, config.model, config.optim_config(), seed, on_epoch, config.progress)
 
-            result = train_bpr(data, config.model, config.optim_config(), config.seed, on_epoch, config.progress)
-        recorder.log(result.best_epoch, "test", result.test)
-    except KeyboardInterrupt:
-        recorder.finish("interrupted")
-        raise
-    except BaseException:
-        recorder.finish("failed")
-        raise
-    result.timings |= {"total_seconds": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb()}
-    recorder.finish("finished", result.best_epoch, result.timings)
-    return recorder.run_id, result
+    run_id, result = record_training(store, split_id, config.model, config, train,
+                                     hash_exclude=NON_RESULT_FIELDS, flush_seconds=config.store_flush_seconds)
+    return run_id, result, None
 
 
 def metrics_table(title: str, result: TrainResult) -> Table:
@@ -119,18 +147,24 @@ def metrics_table(title: str, result: TrainResult) -> Table:
 def main(config: TrainConfig) -> int:
     console = Console(stderr=True)
     try:
-        run_id, result = run(config, console)
-    except (DataValidationError, StoreLockedError) as error:
+        run_id, result, report = run_with_report(config, console)
+    except (DataValidationError, StoreLockedError, BudgetExhausted) as error:
         console.print(f"[red]error:[/] {error}")
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: the run is marked 'interrupted' in the store.")
+        console.print("[yellow]interrupted[/]: the run is marked 'interrupted' in the store; "
+                      "every stage's stored work is kept, so a re-run resumes.")
         return 130
+    out = Console() if sys.stdout.isatty() else Console(width=160)  # tables are unreadable at 80 columns
+    if report is not None:
+        if report.confusion is not None:
+            out.print(confusion_table(report.confusion, config.judge))
+        out.print(stage_table(report))
     title = f"{config.model} on {config.dataset}, {config.noise_ratio:.0%} {config.noise_kind} noise"
     if result.epochs_run:
         title += f": best valid epoch {result.best_epoch} of {result.epochs_run}"
-    Console().print(metrics_table(title, result))
-    timings = ", ".join(f"{key} {value:.3f}" for key, value in result.timings.items())
+    out.print(metrics_table(title, result))
+    timings = ", ".join(f"{key} {value:.3f}" for key, value in result.timings.items() if not key.startswith("stage_"))
     console.print(f"run {run_id} recorded in {config.store} ({timings})")
     return 0
 

@@ -50,6 +50,7 @@ class TrainResult:
 
 
 EpochCallback = Callable[[int, float, dict[str, float] | None], None]
+ModelCallback = Callable[[torch.nn.Module, torch.Tensor], None]  # (model, the graph it is ranked on)
 
 
 class Objective(Protocol):
@@ -99,13 +100,14 @@ def train_bpr(
     seed: int,
     on_epoch: EpochCallback | None = None,
     progress: bool = True,
+    after_epoch: ModelCallback | None = None,
 ) -> TrainResult:
     """Train a backbone with BPR and uniform negatives; return test metrics at the best valid epoch."""
     torch.manual_seed(seed)
     model = build_model(data, model_name, config)
     adj = normalized_adjacency(data.train, data.num_users, data.num_items)
     objective = BPRObjective(data.train, adj, UniformNegativeSampler(data.train, data.num_items), config.reg)
-    return fit(model, data, objective, config, seed, on_epoch, progress, desc=model_name)
+    return fit(model, data, objective, config, seed, on_epoch, progress, desc=model_name, after_epoch=after_epoch)
 
 
 def fit(
@@ -117,9 +119,13 @@ def fit(
     on_epoch: EpochCallback | None = None,
     progress: bool = True,
     desc: str = "train",
+    after_epoch: ModelCallback | None = None,
 ) -> TrainResult:
     """The shared loop: epochs of mini-batches over ``objective.edges``, validation, early stopping,
-    and test metrics at the best validation epoch. Rankings mask the original training items."""
+    and test metrics at the best validation epoch. Rankings mask the original training items.
+
+    ``after_epoch(model, eval_adj)`` sees the model after every epoch (e.g. to track score variance).
+    An objective may keep a ``timings`` dict (seconds by name); it is averaged per epoch into the result."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     evaluate_valid = FullRankingEvaluator(data.train, data.valid, data.num_users, data.num_items,
@@ -154,6 +160,8 @@ def fit(
             total_loss += loss.item() * chunk.numel()
         train_seconds += time.perf_counter() - start
         mean_loss = total_loss / edges.size(1)
+        if after_epoch is not None:
+            after_epoch(model, objective.eval_adj)
 
         valid = None
         if epoch % config.eval_every == 0:
@@ -183,6 +191,9 @@ def fit(
         "seconds_per_eval": (eval_seconds + time.perf_counter() - start) / (n_evals + 1),
         "train_seconds": train_seconds,
     }
+    for name, seconds in getattr(objective, "timings", {}).items():
+        timings[f"{name}_per_epoch"] = seconds / max(epoch, 1)
+        timings[f"{name}_share_of_epoch"] = seconds / train_seconds if train_seconds else 0.0
     with torch.no_grad():
         embeddings = model.user_item_embeddings(objective.eval_adj)
     return TrainResult(best_epoch, best_valid, test, epoch, timings, embeddings)

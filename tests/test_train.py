@@ -8,7 +8,8 @@ from recsys.train import TrainConfig, main, run
 
 
 def _config(tmp_path, **overrides):
-    defaults = dict(store=tmp_path / "store.duckdb", progress=False, epochs=4, patience=10, store_flush_seconds=0.01)
+    defaults = dict(store=tmp_path / "store.duckdb", model="lightgcn", progress=False, epochs=4, patience=10,
+                    store_flush_seconds=0.01)
     return TrainConfig(**(defaults | overrides))
 
 

@@ -1,0 +1,129 @@
+"""The LLMHNI training objective (DESIGN.md, "The method"):
+
+    L = L_rec + λ1·L_de + λ2·L_hal   (+ the L2 weight decay inside L_rec)
+
+* L_rec: BPR on the denoised graph G', its negatives mixed from the semantic hard-negative sampler
+  (module 1) and the uniform sampler;
+* L_de: cross-graph InfoNCE between each batch node's encodings on G and on G' (module 2);
+* L_hal: InfoNCE between the encodings on an edge-dropped view of G and one of G', redrawn each
+  epoch, so that an edge the judge added or removed by mistake cannot dominate.
+
+With both λ at 0, G' = G and no semantic negatives, the objective is exactly the BPR baseline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from pydantic import BaseModel, Field
+from torch_geometric.nn.models.lightgcn import BPRLoss
+
+from recsys.graph import drop_edges, normalized_adjacency
+from recsys.losses import info_nce
+from recsys.sampling import SemanticNegativeSampler, UniformNegativeSampler
+
+
+class LLMHNIConfig(BaseModel):
+    """Module switches (for the ablations), loss weights, temperature and sampler sizes."""
+
+    semantic_negatives: bool = Field(True, description="Module 1: draw BPR negatives from the semantic hard pool.")
+    semantic_share: float = Field(
+        0.5, ge=0, le=1, description="Share of each batch's negatives drawn from the semantic hard pool "
+        "(the rest are uniform, which keeps easy negatives in the mix)."
+    )
+    pool_size: int = Field(50, gt=0, description="|HN_u|: top-scored negatives per user, refreshed each epoch.")
+    hard_keep: int = Field(10, gt=0, description="Lowest-relevance pool members sampled as hard negatives.")
+    semantic_neighbours: int = Field(
+        10, ge=0, description="Each user's FAISS nearest items, never used as negatives (likely false negatives)."
+    )
+    denoise: bool = Field(True, description="Module 2: edit the graph with the judge's verdicts, and add L_de.")
+    hallucination_loss: bool = Field(True, description="Add L_hal between edge-dropped views of G and G'.")
+    lambda_de: float = Field(0.1, ge=0, description="λ1, weight of the cross-graph loss L_de.")
+    lambda_hal: float = Field(0.1, ge=0, description="λ2, weight of the hallucination-robust loss L_hal.")
+    cl_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature τ of L_de and L_hal.")
+    edge_drop_rate: float = Field(0.1, ge=0, lt=1, description="Edge dropout of the L_hal views.")
+
+
+class LLMHNIObjective:
+    """The full loss for :func:`recsys.trainer.fit`; the model is ranked on G'.
+
+    Args:
+        graph: [2, E] the noisy training edges G.
+        augmented: [2, E'] the denoised graph G' (equal to G without denoising).
+        num_users, num_items: Node counts.
+        config: Weights and switches.
+        reg: L2 weight of BPR.
+        semantic_sampler: Module 1's sampler, or None for uniform negatives only.
+    """
+
+    def __init__(self, graph: torch.Tensor, augmented: torch.Tensor, num_users: int, num_items: int,
+                 config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None):
+        self.graph, self.edges = graph, augmented
+        self.num_users, self.num_items = num_users, num_items
+        self.config = config
+        self.adj_g = normalized_adjacency(graph, num_users, num_items)
+        self.eval_adj = self.adj = normalized_adjacency(augmented, num_users, num_items)
+        # Neither an edge of G nor an added one of G' may be drawn as a negative.
+        self.uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
+        self.semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
+        self.lambda_de = config.lambda_de if config.denoise else 0.0
+        self.lambda_hal = config.lambda_hal if config.hallucination_loss else 0.0
+        self.bpr = BPRLoss(lambda_reg=reg)
+        self.views: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.timings = {"sampling": 0.0}
+        self.last_losses: dict[str, float] = {}
+
+    def start_epoch(self, model, generator) -> None:
+        start = time.perf_counter()
+        if self.semantic is not None:
+            model.eval()
+            with torch.no_grad():
+                self.semantic.refresh(*model.user_item_embeddings(self.adj))
+        self.timings["sampling"] += time.perf_counter() - start
+        if self.lambda_hal > 0:
+            rate = self.config.edge_drop_rate
+            self.views = (
+                normalized_adjacency(drop_edges(self.graph, rate, generator), self.num_users, self.num_items),
+                normalized_adjacency(drop_edges(self.edges, rate, generator), self.num_users, self.num_items),
+            )
+
+    def sample_negatives(self, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        start = time.perf_counter()
+        negatives = self.uniform.sample(users, generator)
+        if self.semantic is not None:
+            take = torch.rand(users.shape, generator=generator) < self.config.semantic_share
+            negatives[take] = self.semantic.sample(users[take], generator)
+        self.timings["sampling"] += time.perf_counter() - start
+        return negatives
+
+    def rec_loss(self, model, user_emb, item_emb, users, positives, generator) -> torch.Tensor:
+        """L_rec: BPR with L2 on the batch's layer-0 embeddings."""
+        negatives = self.sample_negatives(users, generator)
+        u = user_emb[users]
+        pos_score = (u * item_emb[positives]).sum(-1)
+        neg_score = (u * item_emb[negatives]).sum(-1)
+        return self.bpr(pos_score, neg_score, model.ego_embeddings(users, torch.cat([positives, negatives])))
+
+    def node_contrast(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                      users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """InfoNCE between two encodings of the batch's unique users, plus the same for its items."""
+        tau = self.config.cl_temperature
+        return info_nce(a[0][users], b[0][users], tau) + info_nce(a[1][items], b[1][items], tau)
+
+    def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
+        on_g_prime = model.user_item_embeddings(self.adj)
+        loss = self.rec_loss(model, *on_g_prime, users, positives, generator)
+        losses = {"rec": loss.item()}
+        batch_users, batch_items = torch.unique(users), torch.unique(positives)
+        if self.lambda_de > 0:
+            l_de = self.node_contrast(model.user_item_embeddings(self.adj_g), on_g_prime, batch_users, batch_items)
+            loss = loss + self.lambda_de * l_de
+            losses["de"] = l_de.item()
+        if self.lambda_hal > 0:
+            view_g, view_g_prime = (model.user_item_embeddings(view) for view in self.views)
+            l_hal = self.node_contrast(view_g, view_g_prime, batch_users, batch_items)
+            loss = loss + self.lambda_hal * l_hal
+            losses["hal"] = l_hal.item()
+        self.last_losses = losses
+        return loss

@@ -1,0 +1,311 @@
+"""The full LLMHNI pipeline, stage by stage, each reusing what the store already holds:
+
+    data → profiles → embeddings → alignment → pretrain + candidates → verdicts → graph edit → train
+
+* data: ingest the dataset and make the noisy split (once per data config);
+* profiles: LLM user and item profiles (resumable; skipped rows are never paid twice);
+* embeddings: encode entity texts (cached per encoder and text hash);
+* alignment: train the projector g, build the FAISS index and each user's semantic neighbours;
+* pretrain + candidates: a backbone on the noisy data picks the pairs to judge (once per backbone config);
+* verdicts: both judge views on every candidate pair (resumable);
+* graph edit: decisions → G', and the hard-vs-noise confusion against the ground truth;
+* train: the full objective (:mod:`recsys.llmhni`), recorded as one run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from recsys.candidates import CandidateConfig, ScoreSnapshots, candidate_set_id, select_candidates, write_candidates
+from recsys.denoise import augmented_graph, confusion_metrics, hard_noise_confusion, llm_decisions, oracle_decisions
+from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
+from recsys.runs import config_hash, record_training
+from recsys.sampling import SemanticNegativeSampler
+from recsys.semantic import (
+    AlignmentConfig,
+    SemanticIndex,
+    cached_encode,
+    entity_texts,
+    pseudo_positive_pairs,
+    ranking_auc,
+    train_projector,
+)
+from recsys.split import DataConfig, SplitData, load_split, make_split, split_summary
+from recsys.store import Store
+from recsys.trainer import OptimConfig, TrainResult, build_model, fit, train_bpr
+
+
+class PretrainConfig(OptimConfig, DataConfig):
+    """What the candidate-picking backbone depends on; its hash keys the candidate set."""
+
+    model: Literal["lightgcn", "ngcf"] = "lightgcn"
+
+
+@dataclass
+class PipelineReport:
+    """What the stages found, for the summary printed at the end and for the run's record."""
+
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    confusion: pd.DataFrame | None = None
+
+
+class Stages:
+    """Runs and times the stages for one config (a :class:`recsys.train.TrainConfig`)."""
+
+    def __init__(self, config, console: Console):
+        self.config = config
+        self.console = console
+        self.store = Store(config.store)
+        self.report = PipelineReport()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.console.rule(f"[bold]{name}", align="left", style="dim")
+        start = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - start
+        self.report.stage_seconds[name] = seconds
+        self.console.print(f"[green]✓[/] {name}: {self.report.notes.get(name, 'done')} [dim]({seconds:.1f} s)[/]")
+
+    def note(self, name: str, text: str) -> None:
+        self.report.notes[name] = text
+
+    # -- data -----------------------------------------------------------------------------------
+    def data(self) -> SplitData:
+        with self.stage("data"):
+            split_id = make_split(self.store, self.config.data_config())
+            s = split_summary(self.store, split_id)
+            self.note("data", f"{split_id}: {s['n_users_kept']} users, train {s['n_train_clean']} clean + "
+                              f"{s['n_train_noise']} injected, valid {s['n_valid']}, test {s['n_test']}")
+            return load_split(self.store, split_id)
+
+    # -- LLM stages -----------------------------------------------------------------------------
+    def programs(self):
+        from judge.prompts import load_program
+
+        return {name: load_program(name, prompts_dir=self.config.prompts_dir)
+                for name in ("profile_user", "profile_item", "dual_judge")}
+
+    def lm_setup(self):
+        from judge.lm import configure_dspy
+
+        with self.console.status("Starting the language model...", spinner="dots"):
+            return configure_dspy(self.config)
+
+    def profiles(self, split_id: str, programs) -> None:
+        from judge.jobs import ProfileJobConfig, run_profiles
+
+        config = self.config
+        with self.stage("profiles"):
+            job = ProfileJobConfig(max_history=config.max_history, max_takers=config.max_takers,
+                                   max_users=config.max_users, max_items=config.max_items)
+            stats = run_profiles(self.store, split_id, programs["profile_user"], programs["profile_item"],
+                                 config, config, job, config.seed, lm_setup=self.lm_setup)
+            self.note("profiles", ", ".join(
+                f"{kind} {s.n_ok} new ok, {s.n_failed} failed" for kind, s in zip(job.kinds, stats)))
+            self._raise_if_stopped(stats, "profiles")
+
+    def verdicts(self, candidate_set: str, programs) -> None:
+        from judge.jobs import VerdictJobConfig, run_verdicts
+
+        with self.stage("verdicts"):
+            stats = run_verdicts(self.store, candidate_set, programs["dual_judge"],
+                                 programs["profile_user"].prompt_hash, self.config, self.config,
+                                 VerdictJobConfig(), self.config.seed, lm_setup=self.lm_setup)
+            self.note("verdicts", f"{stats.n_ok} new ok, {stats.n_failed} failed, {stats.lm_calls} LM calls")
+            self._raise_if_stopped([stats], "verdicts")
+
+    @staticmethod
+    def _raise_if_stopped(all_stats, name: str) -> None:
+        # A budget stop leaves the stage incomplete; training on a partial judge would be silent.
+        if any(s.status == "budget_exhausted" for s in all_stats):
+            raise BudgetExhausted(f"the {name} stage stopped on its LM budget (--max-calls/--max-cost); "
+                                  "raise the budget or re-run to continue where it stopped.")
+
+    # -- semantic relevance ---------------------------------------------------------------------
+    def embeddings(self, data: SplitData, programs) -> tuple[torch.Tensor, torch.Tensor]:
+        from judge.embeddings import Encoder
+        from judge.lm import lm_identity
+
+        with self.stage("embeddings"):
+            users_text, items_text, counts = entity_texts(
+                self.store, data.split_id, lm_identity(self.config), programs["profile_user"].prompt_hash,
+                programs["profile_item"].prompt_hash, self.config.max_history)
+            encoder = Encoder(self.config)
+            with self.console.status(f"Encoding {len(users_text) + len(items_text)} texts "
+                                     f"(cached ones are read from the store)...", spinner="dots"):
+                users = torch.as_tensor(cached_encode(self.store, encoder, users_text))
+                items = torch.as_tensor(cached_encode(self.store, encoder, items_text))
+            self.note("embeddings", f"{encoder.identity}: {len(users_text)} users ({counts['user_profiles']} with "
+                                    f"an LLM profile), {len(items_text)} items ({counts['item_profiles']} with one)")
+            return users, items
+
+    def alignment(self, data: SplitData, user_vecs: torch.Tensor, item_vecs: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Aligned vectors g(s_u), g(s_i) and each user's FAISS semantic neighbours."""
+        config: AlignmentConfig = self.config
+        with self.stage("alignment"):
+            raw_auc = ranking_auc(user_vecs, item_vecs, data.valid, config.seed)
+            if config.align:
+                pairs = pseudo_positive_pairs(data.train, user_vecs, item_vecs, config.pseudo_positive_share)
+                projector, losses = train_projector(user_vecs, item_vecs, pairs, config, config.seed)
+                with torch.no_grad():
+                    user_sem, item_sem = projector(user_vecs), projector(item_vecs)
+                aligned_auc = ranking_auc(user_sem, item_sem, data.valid, config.seed)
+                self.report.metrics["alignment"] = {
+                    "loss_first": losses[0], "loss_last": losses[-1], "pseudo_positives": pairs.size(1),
+                    "valid_auc_raw": raw_auc, "valid_auc_aligned": aligned_auc}
+                text = (f"{pairs.size(1)} pseudo-positive pairs, InfoNCE {losses[0]:.3f} → {losses[-1]:.3f}; "
+                        f"valid AUC raw {raw_auc:.3f} → aligned {aligned_auc:.3f}")
+            else:
+                user_sem, item_sem = F.normalize(user_vecs, dim=-1), F.normalize(item_vecs, dim=-1)
+                self.report.metrics["alignment"] = {"valid_auc_raw": raw_auc}
+                text = f"off (--no-align): raw similarity, valid AUC {raw_auc:.3f}"
+            k = min(self.config.semantic_neighbours, data.num_items)
+            index = SemanticIndex(item_sem.numpy())
+            neighbours = (torch.as_tensor(index.search(user_sem.numpy(), k)[1], dtype=torch.long) if k
+                          else torch.zeros(data.num_users, 0, dtype=torch.long))
+            self.note("alignment", f"{text}; FAISS {index.kind}, {k} neighbours per user")
+            return user_sem, item_sem, neighbours
+
+    # -- candidates -----------------------------------------------------------------------------
+    def candidates(self, data: SplitData) -> str:
+        config = self.config
+        with self.stage("pretrain + candidates"):
+            candidate_set, created = pretrain_candidates(
+                self.store, data, PretrainConfig.model_validate(
+                    config.model_dump(include=set(PretrainConfig.model_fields) - {"model"})
+                    | {"model": config.backbone}),
+                CandidateConfig.model_validate(config.model_dump(include=set(CandidateConfig.model_fields))),
+                config.progress, config.store_flush_seconds)
+            with self.store.connect() as con:
+                counts = dict(con.execute("SELECT kind, count(*) FROM candidates WHERE candidate_set = ? "
+                                          "GROUP BY kind", [candidate_set]).fetchall())
+            self.note("pretrain + candidates", ("new" if created else "reused") + f" candidate set: "
+                      f"{counts.get('low_score_positive', 0)} low-score positives, "
+                      f"{counts.get('high_score_negative', 0)} high-score negatives")
+            return candidate_set
+
+    def graph_edit(self, data: SplitData, candidate_set: str | None, programs) -> torch.Tensor:
+        from judge.lm import lm_identity
+        from judge.programs import is_hard
+
+        config = self.config
+        with self.stage("graph edit"):
+            if candidate_set is None:
+                self.note("graph edit", "off (--no-denoise): G' = G")
+                return data.train
+            if config.judge == "oracle":
+                decisions = oracle_decisions(self.store, candidate_set)
+            else:
+                decisions = llm_decisions(self.store, candidate_set, lm_identity(config),
+                                          programs["dual_judge"].prompt_hash,
+                                          lambda u, i: is_hard(u, i, config.judge_rule))
+            g_prime, counts = augmented_graph(data, decisions)
+            confusion = hard_noise_confusion(self.store, data.split_id, candidate_set, decisions)
+            self.report.confusion = confusion
+            self.report.metrics["denoise"] = confusion_metrics(confusion) | counts
+            self.note("graph edit", f"{config.judge} judge: removed {counts['edges_removed']} edges, "
+                                    f"added {counts['edges_added']}; G' has {counts['edges_in_g_prime']}")
+            return g_prime
+
+
+class BudgetExhausted(RuntimeError):
+    """An LM stage stopped on its budget before finishing."""
+
+
+def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig, candidates: CandidateConfig,
+                        progress: bool = True, flush_seconds: float = 5.0) -> tuple[str, bool]:
+    """Train the backbone on the noisy split and store its candidate pairs, unless the store has them.
+
+    Returns the candidate set id and whether it was created now."""
+    candidate_set = candidate_set_id(data.split_id, config_hash(pretrain), candidates)
+    with store.connect() as con:
+        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+            return candidate_set, False
+    snapshots = ScoreSnapshots(candidates.variance_window) if candidates.prune_by_variance else None
+    run_id, result = record_training(
+        store, data.split_id, pretrain.model, pretrain,
+        lambda on_epoch: train_bpr(data, pretrain.model, pretrain, pretrain.seed, on_epoch, progress,
+                                   after_epoch=snapshots),
+        flush_seconds=flush_seconds)
+    rows = select_candidates(data, *result.embeddings, candidates, snapshots)
+    write_candidates(store, candidate_set, data.split_id, run_id, candidates, rows)
+    return candidate_set, True
+
+
+def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
+    """Every stage for ``config`` (a :class:`recsys.train.TrainConfig` with model 'llmhni')."""
+    stages = Stages(config, console)
+    data = stages.data()
+    programs = stages.programs()
+    llm_judge = config.denoise and config.judge == "llm"
+    if config.semantic_negatives or llm_judge:
+        stages.profiles(data.split_id, programs)
+    if config.semantic_negatives:
+        user_vecs, item_vecs = stages.embeddings(data, programs)
+        user_sem, item_sem, neighbours = stages.alignment(data, user_vecs, item_vecs)
+    candidate_set = stages.candidates(data) if config.denoise else None
+    if llm_judge:
+        stages.verdicts(candidate_set, programs)
+    sampler = None
+    g_prime = stages.graph_edit(data, candidate_set, programs)
+    if config.semantic_negatives:
+        sampler = SemanticNegativeSampler(torch.cat([data.train, g_prime], dim=1), user_sem, item_sem, neighbours,
+                                          config.pool_size, config.hard_keep)
+
+    seed = config.train_seed if config.train_seed is not None else config.seed
+    optim = OptimConfig.model_validate(config.model_dump(include=set(OptimConfig.model_fields)))
+    with stages.stage("train"):
+        torch.manual_seed(seed)
+        model = build_model(data, config.backbone, optim)
+        objective = LLMHNIObjective(data.train, g_prime, data.num_users, data.num_items,
+                                    LLMHNIConfig.model_validate(config.model_dump(include=set(LLMHNIConfig.model_fields))),
+                                    optim.reg, sampler)
+        run_id, result = record_training(
+            stages.store, data.split_id, "llmhni", config,
+            lambda on_epoch: fit(model, data, objective, optim, seed, on_epoch, config.progress, desc="llmhni"),
+            hash_exclude=hash_exclude, flush_seconds=config.store_flush_seconds,
+            extra_metrics=stages.report.metrics,
+            extra_timings={f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
+                           for name, seconds in stages.report.stage_seconds.items()})
+        share = result.timings.get("sampling_share_of_epoch")
+        stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
+                             f"{result.timings['seconds_per_epoch']:.2f} s/epoch"
+                             + (f", sampling {share:.0%} of it" if share is not None else ""))
+    return run_id, result, stages.report
+
+
+def stage_table(report: PipelineReport) -> Table:
+    table = Table(title="stages")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    for name, seconds in report.stage_seconds.items():
+        table.add_row(name, f"{seconds:.1f}", report.notes.get(name, ""))
+    table.add_row("total", f"{sum(report.stage_seconds.values()):.1f}", "")
+    return table
+
+
+def confusion_table(confusion: pd.DataFrame, judge: str) -> Table:
+    table = Table(title=f"hard vs noise: what the {judge} judge did to the candidate pairs "
+                        f"({confusion.attrs.get('injected_in_train', '?')} injected edges in train)")
+    for column in confusion.columns:
+        table.add_column(column, justify="right" if column != "pair" else "left")
+    table.columns[list(confusion.columns).index("edited")].header = "removed / added"
+    for row in confusion.itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    return table

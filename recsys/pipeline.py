@@ -47,7 +47,8 @@ from recsys.trainer import OptimConfig, TrainResult, build_model, fit, train_bpr
 
 
 class PretrainConfig(OptimConfig, DataConfig):
-    """What the candidate-picking backbone depends on; its hash keys the candidate set."""
+    """What the candidate-picking backbone depends on; its hash keys the candidate set. The pipeline
+    and `python -m judge candidates` both use the default schedule, so they share candidate sets."""
 
     model: Literal["lightgcn", "ngcf"] = "lightgcn"
 
@@ -185,10 +186,10 @@ class Stages:
     def candidates(self, data: SplitData) -> str:
         config = self.config
         with self.stage("pretrain + candidates"):
+            # The default schedule, not the full model's: tuning --lr or --epochs must not re-buy verdicts.
             candidate_set, created = pretrain_candidates(
                 self.store, data, PretrainConfig.model_validate(
-                    config.model_dump(include=set(PretrainConfig.model_fields) - {"model"})
-                    | {"model": config.backbone}),
+                    config.data_config().model_dump() | {"model": config.backbone}),
                 CandidateConfig.model_validate(config.model_dump(include=set(CandidateConfig.model_fields))),
                 config.progress, config.store_flush_seconds)
             with self.store.connect() as con:

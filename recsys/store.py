@@ -225,6 +225,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "audits: human reviews of judged candidate pairs (tui)",
+        """
+        -- Append-only: the latest row per (pair, LM, prompt, auditor) is that auditor's current audit;
+        -- undo deletes the row it made. The judge's labels and decision are copied as the auditor saw
+        -- them, so an audit keeps its meaning when the rule or the verdicts change later. audited_at is UTC.
+        CREATE TABLE audits (
+            audit_id       VARCHAR PRIMARY KEY,
+            split_id       VARCHAR NOT NULL,
+            candidate_set  VARCHAR NOT NULL,
+            user_idx       INTEGER NOT NULL,
+            item_idx       INTEGER NOT NULL,
+            kind           VARCHAR NOT NULL CHECK (kind IN ('low_score_positive', 'high_score_negative')),
+            lm             VARCHAR NOT NULL,
+            prompt_hash    VARCHAR NOT NULL,
+            rule           VARCHAR NOT NULL,
+            user_label     VARCHAR CHECK (user_label IN ('High', 'Mid', 'Low')),
+            item_label     VARCHAR CHECK (item_label IN ('High', 'Mid', 'Low')),
+            judge_decision VARCHAR NOT NULL CHECK (judge_decision IN ('hard', 'noise')),
+            audit          VARCHAR NOT NULL CHECK (audit IN ('correct', 'hallucinated', 'unsure')),
+            note           VARCHAR,
+            auditor        VARCHAR NOT NULL,
+            audited_at     TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 )
 
 

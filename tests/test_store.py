@@ -32,6 +32,8 @@ EXPECTED_TABLES = {
     "judge_runs",
     # migration 3: embeddings
     "text_embeddings",
+    # migration 4: audits from the TUI
+    "audits",
 }
 
 EXTRA_MIGRATION = Migration(

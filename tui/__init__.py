@@ -1,1 +1,1 @@
-"""tui: the Textual app that audits the judge's verdicts (`python -m tui`), built in its own issue."""
+"""tui: the Textual app that audits the judge's verdicts (`python -m tui`) and exports audits as labels."""

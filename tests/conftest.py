@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,3 +34,12 @@ def ratings_csv(tmp_path):
 @pytest.fixture
 def store(tmp_path):
     return Store(tmp_path / "store.duckdb")
+
+
+def query(path, sql, params=()):
+    """Rows of a read-only query on a store file (a test may not hold its lock)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()

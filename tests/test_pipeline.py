@@ -3,11 +3,10 @@
 import json
 import os
 
-import duckdb
 import pytest
 
 from recsys.train import TrainConfig, main, run_with_report
-from tests.conftest import synthetic_ratings
+from tests.conftest import query, synthetic_ratings
 from tests.fake_openai import FakeOpenAI
 
 
@@ -34,14 +33,6 @@ def config(tmp_path, ratings, fake, **overrides) -> TrainConfig:
         max_users=6, max_items=5, pool_size=10, hard_keep=3, semantic_neighbours=3,
     )
     return TrainConfig(**(base | overrides))
-
-
-def query(path, sql, params=()):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_full_pipeline_runs_every_stage_then_reuses_the_store(tmp_path, ratings, fake):

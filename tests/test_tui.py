@@ -22,6 +22,7 @@ from judge.programs import is_hard
 from recsys.store import Store
 from tui.__main__ import TuiCLI
 from tui.app import AuditApp
+from tests.conftest import query
 from tui.components.detail_view import DetailView
 from tui.queries import RULE_SQL, Audit, Filters, fetch_rows, fetch_stats, insert_audit
 from tui.screens import DetailScreen, StatsScreen
@@ -45,14 +46,6 @@ def store_path(template, tmp_path):
     path = tmp_path / "audit.duckdb"
     shutil.copy(template, path)
     return path
-
-
-def query(path, sql, params=()):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 async def settle(pilot, app: AuditApp, timeout_s: float = 15.0) -> None:

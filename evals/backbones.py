@@ -38,6 +38,12 @@ class BackbonesConfig(BaseSettings):
         main(self)
 
 
+def mean_std(values: list[float]) -> str:
+    """A table cell: the mean ± the sample standard deviation (0 for a single value)."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+
 def main(config: BackbonesConfig) -> None:
     console = Console(stderr=True)
     rows = []
@@ -66,11 +72,7 @@ def main(config: BackbonesConfig) -> None:
         "|---|---:|" + "---:|" * (len(REPORTED) + 2),
     ]
     for model, noise, results in rows:
-        cells = []
-        for metric in REPORTED:
-            values = [r.test[metric] for r in results]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.4f} ± {spread:.4f}")
+        cells = [mean_std([r.test[metric] for r in results]) for metric in REPORTED]
         best = statistics.mean(r.best_epoch for r in results)
         per_epoch = statistics.mean(r.timings.get("seconds_per_epoch", 0.0) for r in results)
         epochs = f"{best:.0f}" if best else "–"

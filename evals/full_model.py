@@ -20,11 +20,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 from rich.console import Console
 
+from evals.backbones import REPORTED, mean_std
 from recsys.runs import config_hash
 from recsys.store import DEFAULT_STORE_PATH
 from recsys.train import NON_RESULT_FIELDS, TrainConfig, run_with_report
 
-REPORTED = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 VARIANTS: dict[str, dict] = {
     "LightGCN (BPR, uniform negatives)": {"model": "lightgcn"},
@@ -50,11 +50,6 @@ class FullModelEvalConfig(BaseSettings):
 
     def cli_cmd(self) -> None:
         main(self)
-
-
-def _cell(values: list[float]) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
 
 
 def _confusion_markdown(frame) -> list[str]:
@@ -124,7 +119,7 @@ def main(config: FullModelEvalConfig) -> None:
         "|---|" + "---:|" * (len(REPORTED) + 2),
     ]
     for name, runs in results.items():
-        cells = [_cell([r.test[m] for r in runs]) for m in REPORTED]
+        cells = [mean_std([r.test[m] for r in runs]) for m in REPORTED]
         best = statistics.mean(r.best_epoch for r in runs)
         per_epoch = statistics.mean(r.timings.get("seconds_per_epoch", 0.0) for r in runs)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {best:.0f} | {per_epoch:.2f} |")

@@ -13,15 +13,13 @@ With both λ at 0, G' = G and no semantic negatives, the objective is exactly th
 
 from __future__ import annotations
 
-import time
-
 import torch
 from pydantic import BaseModel, Field
-from torch_geometric.nn.models.lightgcn import BPRLoss
 
 from recsys.graph import drop_edges, normalized_adjacency
 from recsys.losses import info_nce
-from recsys.sampling import SemanticNegativeSampler, UniformNegativeSampler
+from recsys.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
+from recsys.trainer import BPRObjective
 
 
 class LLMHNIConfig(BaseModel):
@@ -49,7 +47,7 @@ class LLMHNIConfig(BaseModel):
     edge_drop_rate: float = Field(0.1, ge=0, lt=1, description="Edge dropout of the L_hal views.")
 
 
-class LLMHNIObjective:
+class LLMHNIObjective(BPRObjective):
     """The full loss for :func:`recsys.trainer.fit`; the model is ranked on G'.
 
     Args:
@@ -63,51 +61,35 @@ class LLMHNIObjective:
 
     def __init__(self, graph: torch.Tensor, augmented: torch.Tensor, num_users: int, num_items: int,
                  config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None):
-        self.graph, self.edges = graph, augmented
+        semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
+        # Neither an edge of G nor an added one of G' may be drawn as a negative.
+        uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
+        super().__init__(augmented, normalized_adjacency(augmented, num_users, num_items),
+                         MixedNegativeSampler(uniform, semantic, config.semantic_share), reg)
+        self.graph = graph
         self.num_users, self.num_items = num_users, num_items
         self.config = config
         self.adj_g = normalized_adjacency(graph, num_users, num_items)
-        self.eval_adj = self.adj = normalized_adjacency(augmented, num_users, num_items)
-        # Neither an edge of G nor an added one of G' may be drawn as a negative.
-        self.uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
-        self.semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
         self.lambda_de = config.lambda_de if config.denoise else 0.0
         self.lambda_hal = config.lambda_hal if config.hallucination_loss else 0.0
-        self.bpr = BPRLoss(lambda_reg=reg)
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.timings = {"sampling": 0.0}
         self.last_losses: dict[str, float] = {}
 
+    @property
+    def timings(self) -> dict[str, float]:
+        return {"sampling": self.sampler.seconds}
+
     def start_epoch(self, model, generator) -> None:
-        start = time.perf_counter()
-        if self.semantic is not None:
+        if self.sampler.semantic is not None:
             model.eval()
             with torch.no_grad():
-                self.semantic.refresh(*model.user_item_embeddings(self.adj))
-        self.timings["sampling"] += time.perf_counter() - start
+                self.sampler.refresh(*model.user_item_embeddings(self.adj))
         if self.lambda_hal > 0:
             rate = self.config.edge_drop_rate
             self.views = (
                 normalized_adjacency(drop_edges(self.graph, rate, generator), self.num_users, self.num_items),
                 normalized_adjacency(drop_edges(self.edges, rate, generator), self.num_users, self.num_items),
             )
-
-    def sample_negatives(self, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        start = time.perf_counter()
-        negatives = self.uniform.sample(users, generator)
-        if self.semantic is not None:
-            take = torch.rand(users.shape, generator=generator) < self.config.semantic_share
-            negatives[take] = self.semantic.sample(users[take], generator)
-        self.timings["sampling"] += time.perf_counter() - start
-        return negatives
-
-    def rec_loss(self, model, user_emb, item_emb, users, positives, generator) -> torch.Tensor:
-        """L_rec: BPR with L2 on the batch's layer-0 embeddings."""
-        negatives = self.sample_negatives(users, generator)
-        u = user_emb[users]
-        pos_score = (u * item_emb[positives]).sum(-1)
-        neg_score = (u * item_emb[negatives]).sum(-1)
-        return self.bpr(pos_score, neg_score, model.ego_embeddings(users, torch.cat([positives, negatives])))
 
     def node_contrast(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
                       users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -117,7 +99,7 @@ class LLMHNIObjective:
 
     def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
         on_g_prime = model.user_item_embeddings(self.adj)
-        loss = self.rec_loss(model, *on_g_prime, users, positives, generator)
+        loss = self.rec_loss(model, *on_g_prime, users, positives, generator)  # L_rec, BPR with the mixed sampler
         losses = {"rec": loss.item()}
         batch_users, batch_items = torch.unique(users), torch.unique(positives)
         if self.lambda_de > 0:

@@ -269,7 +269,7 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
                                           config.pool_size, config.hard_keep)
 
     seed = config.train_seed if config.train_seed is not None else config.seed
-    optim = OptimConfig.model_validate(config.model_dump(include=set(OptimConfig.model_fields)))
+    optim = config.optim_config()
     with stages.stage("train"):
         torch.manual_seed(seed)
         model = build_model(data, config.backbone, optim)
@@ -305,8 +305,8 @@ def confusion_table(confusion: pd.DataFrame, judge: str) -> Table:
     table = Table(title=f"hard vs noise: what the {judge} judge did to the candidate pairs "
                         f"({confusion.attrs.get('injected_in_train', '?')} injected edges in train)")
     for column in confusion.columns:
-        table.add_column(column, justify="right" if column != "pair" else "left")
-    table.columns[list(confusion.columns).index("edited")].header = "removed / added"
+        table.add_column("removed / added" if column == "edited" else column,
+                         justify="left" if column == "pair" else "right")
     for row in confusion.itertuples(index=False):
         table.add_row(*(str(value) for value in row))
     return table

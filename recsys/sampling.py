@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 
@@ -84,3 +86,30 @@ class SemanticNegativeSampler:
     def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         column = torch.randint(self.keep, users.shape, generator=generator)
         return self.hard[users, column]
+
+
+class MixedNegativeSampler:
+    """Uniform negatives with a ``share`` of them replaced by semantic hard negatives.
+
+    Keeps the seconds spent refreshing and sampling in ``seconds`` (the trainer reports its share).
+    """
+
+    def __init__(self, uniform: UniformNegativeSampler, semantic: SemanticNegativeSampler | None, share: float):
+        self.uniform, self.semantic, self.share = uniform, semantic, share
+        self.seconds = 0.0
+
+    @torch.no_grad()
+    def refresh(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
+        start = time.perf_counter()
+        if self.semantic is not None:
+            self.semantic.refresh(user_emb, item_emb)
+        self.seconds += time.perf_counter() - start
+
+    def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        start = time.perf_counter()
+        negatives = self.uniform.sample(users, generator)
+        if self.semantic is not None:
+            take = torch.rand(users.shape, generator=generator) < self.share
+            negatives[take] = self.semantic.sample(users[take], generator)
+        self.seconds += time.perf_counter() - start
+        return negatives

@@ -119,7 +119,7 @@ def test_ranking_graph_is_g_prime_and_negatives_avoid_both_graphs():
     generator = torch.Generator().manual_seed(0)
     obj.start_epoch(net, generator)
     users = torch.arange(NUM_USERS).repeat(50)
-    negatives = obj.sample_negatives(users, generator)
+    negatives = obj.sampler.sample(users, generator)
     observed = set((torch.cat([graph, augmented], dim=1)[0] * NUM_ITEMS
                     + torch.cat([graph, augmented], dim=1)[1]).tolist())
     assert not observed & set((users * NUM_ITEMS + negatives).tolist())

@@ -18,9 +18,9 @@ import torch
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
+from recsys.runs import peak_memory_mb
 from recsys.split import DataConfig, load_split, make_split
 from recsys.store import DEFAULT_STORE_PATH, Store
-from recsys.runs import peak_memory_mb
 from recsys.trainer import OptimConfig, train_bpr
 
 

@@ -25,7 +25,6 @@ from recsys.runs import config_hash
 from recsys.store import DEFAULT_STORE_PATH
 from recsys.train import NON_RESULT_FIELDS, TrainConfig, run_with_report
 
-
 VARIANTS: dict[str, dict] = {
     "LightGCN (BPR, uniform negatives)": {"model": "lightgcn"},
     "LLMHNI, embedded judge (default)": {},

@@ -8,11 +8,12 @@ consecutive calls share a prompt prefix, and write each result as it arrives.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from judge.calibration import label_probs_json
 from judge.lm import EMBEDDED, LMConfig, lm_identity
 from judge.prompts import LoadedProgram, register_prompt
 from judge.records import done_keys, finish_run, start_run, to_json, write_outcome
@@ -69,6 +70,7 @@ def cost_function(config: LMConfig) -> Callable[[Outcome], float | None]:
         try:
             import litellm
 
+            litellm.suppress_debug_info = True  # an unknown model is expected here, not worth a banner
             prompt, completion = litellm.cost_per_token(
                 model=config.lm, prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens or 0
             )
@@ -162,8 +164,10 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
 
 def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram, user_prompt_hash: str,
                  lm: LMConfig, runner: RunnerConfig, job: VerdictJobConfig, seed: int = 0,
-                 lm_setup: Callable[[], object] | None = None) -> RunStats:
-    """Both views on every candidate pair; pairs whose user has no profile yet are reported, not judged."""
+                 lm_setup: Callable[[], object] | None = None,
+                 only: Collection[tuple[int, int]] | None = None) -> RunStats:
+    """Both views on every candidate pair (or on the ``only`` pairs); pairs whose user has no profile
+    yet are reported, not judged. Label probabilities are stored where the LM returned logprobs."""
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)
     with store.connect() as con:
@@ -179,6 +183,9 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
             "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
             "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_prompt_hash]).fetchall())
     texts = item_texts(store, split_id)
+    if only is not None:
+        only = set(only)
+        pairs = [pair for pair in pairs if pair in only]
     pairs = pairs[: job.max_pairs]
     done = done_keys(store, "verdicts", ("user_idx", "item_idx", "view"),
                      {"candidate_set": candidate_set, "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
@@ -208,6 +215,7 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
         key_of=lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
                              "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
         result_of=lambda outcome: {"label": outcome.prediction.verdict.label,
-                                   "rationale": outcome.prediction.verdict.rationale},
+                                   "rationale": outcome.prediction.verdict.rationale,
+                                   "label_probs": label_probs_json(outcome.prediction)},
         lm_setup=lm_setup,
     )

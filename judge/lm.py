@@ -52,6 +52,11 @@ class LMConfig(BaseModel):
     max_tokens: int = Field(
         320, gt=0, description="Maximum tokens per LM answer (the schemas cap answers well below it)."
     )
+    logprobs: bool = Field(
+        False, description="Ask for token log-probabilities and store each verdict's label probabilities "
+        "(llama.cpp and OpenAI give them), for a calibrated hard/noise threshold."
+    )
+    top_logprobs: int = Field(20, gt=0, le=20, description="Alternatives per token when --logprobs is on.")
     embedded_threads: int = Field(2, gt=0, description="CPU threads of the embedded llama.cpp server.")
     embedded_slots: int = Field(2, gt=0, description="Parallel request slots of the embedded server.")
     embedded_context_per_slot: int = Field(2048, ge=512, description="Context tokens per embedded slot.")
@@ -157,6 +162,8 @@ atexit.register(EmbeddedServer.stop)
 def build_lm(config: LMConfig) -> dspy.LM:
     """A dspy.LM for the configured model. DSPy's own cache is off: the store is the cache."""
     common = dict(temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0)
+    if config.logprobs:
+        common |= {"logprobs": True, "top_logprobs": config.top_logprobs}
     if config.lm == EMBEDDED:
         base = EmbeddedServer.address(config)
         return SchemaLM(f"openai/{EMBEDDED_ALIAS}", api_base=f"{base}/v1", api_key="local", **common)

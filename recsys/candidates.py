@@ -8,7 +8,6 @@ Only training edges and model scores are used: validation and test labels never 
 
 from __future__ import annotations
 
-import json
 from collections import deque
 
 import torch
@@ -99,18 +98,24 @@ def select_candidates(data: SplitData, user_emb: torch.Tensor, item_emb: torch.T
 def write_candidates(store: Store, candidate_set: str, split_id: str, backbone_run: str,
                      config: CandidateConfig, rows: list[tuple]) -> None:
     with store.transaction() as con:
-        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
-            return
-        con.executemany(
-            "INSERT INTO candidates (candidate_set, split_id, user_idx, item_idx, kind, score, rank)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(candidate_set, split_id, *row) for row in rows],
-        )
-        con.execute(
-            "INSERT INTO candidate_sets (candidate_set, split_id, backbone_run, params) VALUES (?, ?, ?, ?)",
-            [candidate_set, split_id, backbone_run,
-             json.dumps(config.model_dump(mode="json", include=set(CandidateConfig.model_fields)))],
-        )
+        insert_candidates(con, candidate_set, split_id, backbone_run, config, rows)
+
+
+def insert_candidates(con, candidate_set: str, split_id: str, backbone_run: str, config: BaseModel,
+                      rows: list[tuple]) -> bool:
+    """Insert a candidate set inside the caller's transaction, unless it exists; True if inserted."""
+    if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+        return False
+    con.executemany(
+        "INSERT INTO candidates (candidate_set, split_id, user_idx, item_idx, kind, score, rank)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(candidate_set, split_id, *row) for row in rows],
+    )
+    con.execute(
+        "INSERT INTO candidate_sets (candidate_set, split_id, backbone_run, params) VALUES (?, ?, ?, ?)",
+        [candidate_set, split_id, backbone_run, config.model_dump_json()],
+    )
+    return True
 
 
 def candidate_set_id(split_id: str, backbone_hash: str, config: CandidateConfig) -> str:

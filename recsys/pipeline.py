@@ -23,7 +23,6 @@ from typing import Literal
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -228,6 +227,16 @@ class BudgetExhausted(RuntimeError):
     """An LM stage stopped on its budget before finishing."""
 
 
+def pretrain_backbone(store: Store, data: SplitData, pretrain: PretrainConfig, progress: bool = True,
+                      flush_seconds: float = 5.0, after_epoch=None) -> tuple[str, TrainResult]:
+    """The candidate-picking backbone: BPR on the noisy split, recorded as a run."""
+    return record_training(
+        store, data.split_id, pretrain.model, pretrain,
+        lambda on_epoch: train_bpr(data, pretrain.model, pretrain, pretrain.seed, on_epoch, progress,
+                                   after_epoch=after_epoch),
+        flush_seconds=flush_seconds)
+
+
 def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig, candidates: CandidateConfig,
                         progress: bool = True, flush_seconds: float = 5.0) -> tuple[str, bool]:
     """Train the backbone on the noisy split and store its candidate pairs, unless the store has them.
@@ -238,11 +247,7 @@ def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig,
         if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
             return candidate_set, False
     snapshots = ScoreSnapshots(candidates.variance_window) if candidates.prune_by_variance else None
-    run_id, result = record_training(
-        store, data.split_id, pretrain.model, pretrain,
-        lambda on_epoch: train_bpr(data, pretrain.model, pretrain, pretrain.seed, on_epoch, progress,
-                                   after_epoch=snapshots),
-        flush_seconds=flush_seconds)
+    run_id, result = pretrain_backbone(store, data, pretrain, progress, flush_seconds, snapshots)
     rows = select_candidates(data, *result.embeddings, candidates, snapshots)
     write_candidates(store, candidate_set, data.split_id, run_id, candidates, rows)
     return candidate_set, True

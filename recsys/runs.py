@@ -44,9 +44,18 @@ def code_version() -> str:
     return f"{__version__}+{sha}{'.dirty' if dirty else ''}"
 
 
+# Fields added after stores with results existed: at these values they are left out of the hash, so
+# earlier runs and candidate sets (and the verdicts bought for them) keep matching.
+LATER_FIELD_DEFAULTS = {"label_reserve": 0.0}
+
+
 def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:
     """A stable hash of the fields that change results (display and path options excluded)."""
-    payload = json.dumps(config.model_dump(mode="json", exclude=set(exclude)), sort_keys=True, default=str)
+    fields = config.model_dump(mode="json", exclude=set(exclude))
+    for name, default in LATER_FIELD_DEFAULTS.items():
+        if name in fields and fields[name] == default:
+            del fields[name]
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

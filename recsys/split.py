@@ -9,6 +9,9 @@ with the seed and cut 3:1:1 (by default). Noise is added to the training edges o
   training degree.
 
 Every injected edge carries ``is_injected_noise = TRUE``. Validation and test stay clean.
+
+With ``label_reserve`` > 0, that share of each user's positives is held out before the cut, in
+``reserved_pairs``: the judge's labeled eval set reads them, and no model trains or is ranked on them.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class DataConfig(BaseModel):
     )
     noise_ratio: float = Field(0.10, ge=0.0, le=0.5, description="Injected edges as a share of the training edges.")
     seed: int = Field(2026, description="Seed for the split, the noise and training (unless a train seed is given).")
+    label_reserve: float = Field(
+        0.0, ge=0.0, lt=0.5, description="Share of each user's positives held out of train/valid/test as "
+        "labels for the judge's eval set (python -m evals.labels); 0 keeps every positive for the recommender."
+    )
 
     @field_validator("split_ratios")
     @classmethod
@@ -63,9 +70,10 @@ class DataConfig(BaseModel):
     def split_id(self, dataset_id: str) -> str:
         """A readable key: every field that changes the split is in it."""
         ratios = "-".join(map(str, self.split_ratios))
+        reserve = f"|reserve={self.label_reserve:g}" if self.label_reserve else ""  # old ids stay valid
         return (
             f"{dataset_id}|seed={self.seed}|{self.noise_kind}={self.noise_ratio:g}"
-            f"|pos>={self.positive_threshold:g}|min={self.min_user_interactions}|ratios={ratios}"
+            f"|pos>={self.positive_threshold:g}|min={self.min_user_interactions}|ratios={ratios}{reserve}"
         )
 
 
@@ -103,6 +111,20 @@ def _cut_per_user(users: np.ndarray, ratios: tuple[int, int, int], rng: np.rando
     out = np.empty(len(users), dtype=object)
     out[order] = labels
     return out
+
+
+def _reserve_per_user(users: np.ndarray, share: float, min_left: int, rng: np.random.Generator) -> np.ndarray:
+    """A mask of each user's rows held out as labels: round(share x count), leaving at least min_left."""
+    order = np.lexsort((rng.random(len(users)), users))
+    sorted_users = users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
+    counts = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, counts)
+    size = np.repeat(counts, counts)
+    n_reserved = np.minimum(np.floor(size * share + 0.5), np.maximum(size - min_left, 0))
+    mask = np.empty(len(users), dtype=bool)
+    mask[order] = rank < n_reserved
+    return mask
 
 
 def _realistic_noise(ratings: pd.DataFrame, kept: np.ndarray, threshold: float, count: int, rng) -> pd.DataFrame:
@@ -155,6 +177,10 @@ def make_split(store: Store, config: DataConfig) -> str:
             "lower --min-user-interactions or --positive-threshold."
         )
     clean = positives[positives.user_idx.isin(kept)].copy()
+    reserved = clean.iloc[:0]
+    if config.label_reserve:
+        held = _reserve_per_user(clean.user_idx.to_numpy(), config.label_reserve, config.min_user_interactions, rng)
+        reserved, clean = clean[held], clean[~held].copy()
     clean["split"] = _cut_per_user(clean.user_idx.to_numpy(), config.split_ratios, rng)
     clean["is_injected_noise"] = False
     train = clean[clean.split == "train"]
@@ -175,6 +201,10 @@ def make_split(store: Store, config: DataConfig) -> str:
             "INSERT INTO interactions (split_id, user_idx, item_idx, rating, split, is_injected_noise) "
             "SELECT split_id, user_idx, item_idx, rating, split, is_injected_noise FROM split_table"
         )
+        if len(reserved):
+            reserved_table = reserved[["user_idx", "item_idx", "rating"]].assign(split_id=split_id)  # noqa: F841 (read by the SQL below)
+            con.execute("INSERT INTO reserved_pairs (split_id, user_idx, item_idx, rating) "
+                        "SELECT split_id, user_idx, item_idx, rating FROM reserved_table")
         con.execute(
             "INSERT INTO splits (split_id, dataset_id, seed, noise_kind, noise_ratio, params, n_users_kept,"
             " n_users_dropped, n_train_clean, n_train_noise, n_valid, n_test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

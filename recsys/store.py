@@ -252,6 +252,68 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "judge evals: reserved label pairs, labeled hard/noise sets, judge evaluations",
+        """
+        -- Clean positives held out of train, valid and test (DataConfig.label_reserve): they label the
+        -- judge's eval set and nothing else reads them.
+        CREATE TABLE reserved_pairs (
+            split_id VARCHAR NOT NULL,
+            user_idx INTEGER NOT NULL,
+            item_idx INTEGER NOT NULL,
+            rating   DOUBLE  NOT NULL,
+            PRIMARY KEY (split_id, user_idx, item_idx)
+        );
+        -- A labeled set is a candidate set (so verdicts on it reuse the judge's tables) plus one label
+        -- per pair. origin says where the pair came from; source says who labeled it (ratings or an audit).
+        CREATE TABLE label_sets (
+            label_set  VARCHAR PRIMARY KEY,
+            split_id   VARCHAR NOT NULL,
+            params     JSON    NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE labeled_pairs (
+            label_set  VARCHAR NOT NULL,
+            user_idx   INTEGER NOT NULL,
+            item_idx   INTEGER NOT NULL,
+            kind       VARCHAR NOT NULL CHECK (kind IN ('low_score_positive', 'high_score_negative')),
+            origin     VARCHAR NOT NULL CHECK (origin IN ('train_clean', 'train_injected', 'reserved', 'rated_low', 'audit')),
+            rating     DOUBLE,
+            part       VARCHAR NOT NULL CHECK (part IN ('train', 'dev', 'test')),
+            label      VARCHAR NOT NULL CHECK (label IN ('hard', 'noise')),
+            source     VARCHAR NOT NULL CHECK (source IN ('rating', 'audit')),
+            labeler    VARCHAR,
+            labeled_at TIMESTAMP,
+            note       VARCHAR,
+            PRIMARY KEY (label_set, user_idx, item_idx)
+        );
+        -- One row per evaluation of a judge (or a trivial baseline) on one part of a labeled set.
+        CREATE TABLE judge_evals (
+            eval_id            VARCHAR PRIMARY KEY,
+            label_set          VARCHAR NOT NULL,
+            part               VARCHAR NOT NULL,
+            judge              VARCHAR NOT NULL,
+            lm                 VARCHAR,
+            prompt_hash        VARCHAR,
+            prompt_path        VARCHAR,
+            rule               VARCHAR,
+            n_pairs            INTEGER NOT NULL,
+            accuracy           DOUBLE,
+            balanced_accuracy  DOUBLE,
+            macro_f1           DOUBLE,
+            kappa              DOUBLE,
+            parse_failure_rate DOUBLE,
+            lm_calls           INTEGER,
+            prompt_tokens      BIGINT,
+            completion_tokens  BIGINT,
+            cost               DOUBLE,
+            seconds            DOUBLE,
+            details            JSON,
+            created_at         TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        """,
+    ),
 )
 
 

@@ -39,3 +39,20 @@ def test_a_user_profile_parses(embedded):
     profile = ProfileUser()(history=["Star Wars (1977). Genres: Action, Sci-Fi.",
                                      "Blade Runner (1982). Genres: Film-Noir, Sci-Fi."]).profile
     assert isinstance(profile, UserProfile) and len(profile.liked_genres) <= 4
+
+
+def test_label_probabilities_come_back_from_llama_cpp(embedded):
+    import dspy
+
+    from judge.calibration import label_probabilities
+    from judge.lm import build_lm
+    from judge.programs import UserViewJudge
+
+    config, _ = embedded
+    with dspy.context(lm=build_lm(config.model_copy(update={"logprobs": True}))):
+        out = UserViewJudge()(user_profile="Loves animated family films.",
+                              candidate_item="Toy Story (1995). Genres: Animation, Children's, Comedy.")
+    probs = label_probabilities(out.logprobs)
+    assert probs is not None and set(probs) == {"High", "Mid", "Low"}
+    assert abs(sum(probs.values()) - 1) < 1e-9
+    assert probs[out.verdict.label] > 0  # the label it wrote was among the alternatives it weighed

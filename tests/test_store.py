@@ -34,6 +34,11 @@ EXPECTED_TABLES = {
     "text_embeddings",
     # migration 4: audits from the TUI
     "audits",
+    # migration 5: judge evals
+    "reserved_pairs",
+    "label_sets",
+    "labeled_pairs",
+    "judge_evals",
 }
 
 EXTRA_MIGRATION = Migration(

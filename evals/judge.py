@@ -1,0 +1,424 @@
+"""`python -m evals.judge`: the judge's prompts, measured on the labeled hard/noise set.
+
+Runs a saved dual-perspective program (the active `prompts/dual_judge.json` or ``--prompt FILE``)
+with the configured LM on one part of the labeled set (:mod:`evals.labels`, default: test), and
+reports accuracy, balanced accuracy, macro-F1, Cohen's kappa, the confusion matrix, each view's
+agreement with the labels and with the other view, the parse-failure rate, LM calls, tokens, cost
+and time. The same table holds the trivial baselines (all-hard, all-noise, random, and the
+rating-free embedding-similarity threshold tuned on dev), and, where the LM returned
+log-probabilities, the calibrated judge: P(both views say High) against a threshold tuned on dev.
+
+Verdicts are stored like any other (keyed by LM and prompt hash), so a re-run pays for nothing twice,
+a kill loses only the calls in flight, and the audit TUI can show them. Each judge's scores go to the
+``judge_evals`` table, and the report is written as markdown plus a PNG under ``evals/judge/``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from rich.console import Console
+from rich.table import Table
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    f1_score,
+)
+
+from evals.labels import LabelSet, LabelSetConfig, build_label_set
+from judge.calibration import hard_probability, tune_threshold
+from judge.embeddings import EncoderConfig
+from judge.lm import LMConfig, lm_identity
+from judge.programs import HardRule, is_hard
+from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
+from judge.runner import RunnerConfig
+from recsys.datasets import DataValidationError
+from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
+
+REPORT_DIR = Path(__file__).resolve().parent / "judge"
+
+
+class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig):
+    """Which program to measure, on which part of the labeled set, with which LM."""
+
+    prompt: Path | None = Field(None, description="The dual_judge program file to measure (default: the active one).")
+    prompts_dir: Path = Field(PROMPTS_DIR, description="Folder of the saved DSPy programs (profiles and the judge).")
+    part: str = Field("test", pattern="^(train|dev|test)$", description="The labeled part to report on.")
+    rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
+    logprobs: bool = Field(True, description="Store label probabilities, for the calibrated judge (tuned on dev).")
+    calibrate: bool = Field(True, description="Also judge the dev part, to tune the calibrated and the "
+                            "embedding-similarity thresholds.")
+    max_history: int = Field(15, gt=0, description="Training items shown per user profile.")
+    random_seed: int = Field(0, description="Seed of the random baseline.")
+    report_dir: Path = Field(REPORT_DIR, description="Where the markdown report and its plot go.")
+    store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file.")
+
+
+@dataclass
+class JudgeContext:
+    """What every judge evaluation on one labeled set needs: the set, the profiles, the programs."""
+
+    store: Store
+    labels: LabelSet
+    user_program: LoadedProgram
+    user_profiles: dict[int, str]
+    lm_started: list = field(default_factory=list)
+
+
+def prepare(config: JudgeEvalConfig, console: Console) -> JudgeContext:
+    """Build the labeled set and profile its users (both reuse what the store holds)."""
+    from judge.jobs import ProfileJobConfig, run_profiles
+
+    store = Store(config.store)
+    with console.status("Building the labeled set (pretrains a backbone once per split)..."):
+        labels = build_label_set(store, config, config.progress)
+    user_program = load_program("profile_user", prompts_dir=config.prompts_dir)
+    context = JudgeContext(store, labels, user_program, {})
+    job = ProfileJobConfig(kinds=["user"], max_history=config.max_history, max_users=config.label_users)
+    run_profiles(store, labels.split_id, user_program, load_program("profile_item", prompts_dir=config.prompts_dir),
+                 config, config, job, config.seed, lm_setup=lambda: start_lm(config, context))
+    with store.connect() as con:
+        context.user_profiles = dict(con.execute(
+            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
+            "AND prompt_hash = ? AND status = 'ok'",
+            [labels.split_id, lm_identity(config), user_program.prompt_hash]).fetchall())
+    return context
+
+
+def start_lm(config: LMConfig, context: JudgeContext) -> None:
+    """Configure DSPy's LM once per process, only when a call is still to be made."""
+    from judge.lm import configure_dspy
+
+    if not context.lm_started:
+        context.lm_started.append(configure_dspy(config))
+
+
+def judge_parts(context: JudgeContext, config: JudgeEvalConfig, program: LoadedProgram, parts: tuple[str, ...]):
+    """Both views on every labeled pair of ``parts`` that has no stored verdict for this LM and prompt."""
+    from judge.jobs import VerdictJobConfig, run_verdicts
+
+    with context.store.connect() as con:
+        pairs = con.execute("SELECT user_idx, item_idx FROM labeled_pairs WHERE label_set = ? AND part IN ?",
+                            [context.labels.label_set, list(parts)]).fetchall()
+    return run_verdicts(context.store, context.labels.label_set, program, context.user_program.prompt_hash,
+                        config, config, VerdictJobConfig(), config.seed,
+                        lm_setup=lambda: start_lm(config, context), only=pairs)
+
+
+def verdict_frame(store: Store, label_set: str, lm: str, prompt_hash: str, parts: tuple[str, ...]) -> pd.DataFrame:
+    """One row per labeled pair of ``parts``: its label and both views' stored verdicts (NULL if none)."""
+    with store.connect() as con:
+        return con.execute(
+            "SELECT l.user_idx, l.item_idx, l.kind, l.origin, l.part, l.label, "
+            "u.status AS user_status, u.label AS user_label, u.error_kind AS user_error, u.label_probs AS user_probs, "
+            "i.status AS item_status, i.label AS item_label, i.error_kind AS item_error, i.label_probs AS item_probs, "
+            "coalesce(u.attempts, 0) + coalesce(i.attempts, 0) AS lm_calls, "
+            "coalesce(u.prompt_tokens, 0) + coalesce(i.prompt_tokens, 0) AS prompt_tokens, "
+            "coalesce(u.completion_tokens, 0) + coalesce(i.completion_tokens, 0) AS completion_tokens, "
+            "coalesce(u.cost, 0) + coalesce(i.cost, 0) AS cost, "
+            "coalesce(u.latency_s, 0) + coalesce(i.latency_s, 0) AS seconds "
+            "FROM labeled_pairs l "
+            "LEFT JOIN verdicts u ON u.candidate_set = l.label_set AND u.user_idx = l.user_idx "
+            "  AND u.item_idx = l.item_idx AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
+            "LEFT JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx "
+            "  AND i.item_idx = l.item_idx AND i.view = 'item' AND i.lm = ? AND i.prompt_hash = ? "
+            "WHERE l.label_set = ? AND l.part IN ? ORDER BY l.user_idx, l.item_idx",
+            [lm, prompt_hash, lm, prompt_hash, label_set, list(parts)]).df()
+
+
+def classification_scores(gold_hard, predicted_hard) -> dict:
+    """Accuracy, balanced accuracy, macro-F1, Cohen's kappa and the confusion (rows gold, columns
+    predicted, hard first) of hard/noise decisions."""
+    gold, predicted = np.asarray(gold_hard, dtype=bool), np.asarray(predicted_hard, dtype=bool)
+    matrix = confusion_matrix(gold, predicted, labels=[True, False])
+    single_class = len(set(gold) | set(predicted)) < 2  # kappa is undefined when everything is one class
+    return {
+        "n_pairs": int(gold.size),
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "balanced_accuracy": float(balanced_accuracy_score(gold, predicted)) if len(set(gold)) > 1 else float("nan"),
+        "macro_f1": float(f1_score(gold, predicted, labels=[True, False], average="macro", zero_division=0)),
+        "kappa": 0.0 if single_class else float(cohen_kappa_score(gold, predicted)),
+        "confusion": {"hard_as_hard": int(matrix[0, 0]), "hard_as_noise": int(matrix[0, 1]),
+                      "noise_as_hard": int(matrix[1, 0]), "noise_as_noise": int(matrix[1, 1])},
+    }
+
+
+def judge_decisions(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
+    """The rule's hard/noise decision per pair. A pair without two usable views gets what the
+    pipeline does to it: nothing, so a positive stays (hard) and a negative is not added (noise)."""
+    decided = (frame.user_status == "ok") & (frame.item_status == "ok")
+    return np.array([
+        is_hard(row.user_label, row.item_label, rule) if ok else row.kind == "low_score_positive"
+        for row, ok in zip(frame.itertuples(), decided)])
+
+
+def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
+    """The judge's scores plus what only an LM judge has: per-view agreement, failures, cost."""
+    gold = (frame.label == "hard").to_numpy()
+    scores = classification_scores(gold, judge_decisions(frame, rule))
+    views = {}
+    for view in ("user", "item"):
+        ok = frame[f"{view}_status"] == "ok"
+        said_high = (frame[f"{view}_label"] == "High").to_numpy()
+        views[view] = {
+            "agreement_with_labels": float((said_high[ok] == gold[ok]).mean()) if ok.any() else float("nan"),
+            "labels": {label: int((frame[f"{view}_label"] == label).sum()) for label in ("High", "Mid", "Low")},
+        }
+    both = (frame.user_status == "ok") & (frame.item_status == "ok")
+    calls = int(frame.user_status.notna().sum() + frame.item_status.notna().sum())
+    parse_failures = int((frame.user_error == "parse").sum() + (frame.item_error == "parse").sum())
+    failures = int((frame.user_status == "failed").sum() + (frame.item_status == "failed").sum())
+    by_kind = {kind: classification_scores(gold[(frame.kind == kind).to_numpy()],
+                                           judge_decisions(frame[frame.kind == kind], rule))["accuracy"]
+               for kind in sorted(frame.kind.unique())}
+    return scores | {
+        "parse_failure_rate": parse_failures / calls if calls else float("nan"),
+        "failure_rate": failures / calls if calls else float("nan"),
+        "unjudged_pairs": int((frame.user_status.isna() | frame.item_status.isna()).sum()),
+        "views": views,
+        "views_agree": float((frame.user_label[both] == frame.item_label[both]).mean()) if both.any() else float("nan"),
+        "accuracy_by_kind": by_kind,
+        "lm_calls": int(frame.lm_calls.sum()),
+        "prompt_tokens": int(frame.prompt_tokens.sum()),
+        "completion_tokens": int(frame.completion_tokens.sum()),
+        "cost": float(frame.cost.sum()),
+        "seconds": float(frame.seconds.sum()),
+    }
+
+
+def calibrated_scores(dev: pd.DataFrame, test: pd.DataFrame) -> dict | None:
+    """P(both High) thresholded at the dev-tuned value; None without label probabilities."""
+
+    def probability(frame: pd.DataFrame) -> pd.Series:
+        usable = frame.user_probs.notna() & frame.item_probs.notna()
+        return pd.Series([hard_probability(json.loads(u), json.loads(i)) if ok else np.nan
+                          for u, i, ok in zip(frame.user_probs, frame.item_probs, usable)], index=frame.index)
+
+    dev_p, test_p = probability(dev), probability(test)
+    dev_ok, test_ok = dev_p.notna(), test_p.notna()
+    dev_gold = dev.label[dev_ok] == "hard"
+    if not test_ok.any() or dev_gold.nunique() < 2:
+        return None
+    threshold = tune_threshold(dev_p[dev_ok], dev_gold)
+    # Pairs without probabilities fall back, as the plain judge does, to what the pipeline leaves.
+    predicted = np.where(test_ok, test_p.fillna(0) >= threshold, test.kind == "low_score_positive")
+    return classification_scores(test.label == "hard", predicted) | {
+        "threshold": threshold, "pairs_with_probabilities": int(test_ok.sum()), "dev_pairs_tuned_on": int(dev_ok.sum())}
+
+
+def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.DataFrame, test: pd.DataFrame
+                    ) -> dict[str, dict]:
+    """Trivial judges every LM number reads against; none of them sees a rating."""
+    from judge.embeddings import Encoder
+    from recsys.semantic import cached_encode, entity_texts
+
+    gold = (test.label == "hard").to_numpy()
+    rng = np.random.default_rng(config.random_seed)
+    baselines = {
+        "all-hard": classification_scores(gold, np.ones_like(gold)),
+        "all-noise": classification_scores(gold, np.zeros_like(gold)),
+        "random": classification_scores(gold, rng.random(gold.size) < 0.5),
+    }
+    users_text, items_text, _ = entity_texts(context.store, context.labels.split_id, lm_identity(config),
+                                             context.user_program.prompt_hash, None, config.max_history)
+    encoder = Encoder(config)
+
+    def similarity(frame: pd.DataFrame) -> np.ndarray:
+        users = cached_encode(context.store, encoder, [users_text[u] for u in frame.user_idx])
+        items = cached_encode(context.store, encoder, [items_text[i] for i in frame.item_idx])
+        users /= np.linalg.norm(users, axis=1, keepdims=True)
+        items /= np.linalg.norm(items, axis=1, keepdims=True)
+        return (users * items).sum(1)
+
+    if len(dev) and dev.label.nunique() == 2:
+        threshold = tune_threshold(similarity(dev), dev.label == "hard")
+        baselines["embedding-similarity"] = classification_scores(gold, similarity(test) >= threshold) | {
+            "threshold": threshold, "encoder": encoder.identity}
+    return baselines
+
+
+def record_eval(store: Store, label_set: str, part: str, judge: str, scores: dict, lm: str | None = None,
+                program: LoadedProgram | None = None, rule: str | None = None) -> str:
+    eval_id = uuid.uuid4().hex[:12]
+    columns = ("n_pairs", "accuracy", "balanced_accuracy", "macro_f1", "kappa", "parse_failure_rate",
+               "lm_calls", "prompt_tokens", "completion_tokens", "cost", "seconds")
+    details = {key: value for key, value in scores.items() if key not in columns}
+    with store.transaction() as con:
+        con.execute(
+            f"INSERT INTO judge_evals (eval_id, label_set, part, judge, lm, prompt_hash, prompt_path, rule, "
+            f"{', '.join(columns)}, details) VALUES ({', '.join('?' * (len(columns) + 9))})",
+            [eval_id, label_set, part, judge, lm, program.prompt_hash if program else None,
+             str(program.path) if program else None, rule, *(scores.get(column) for column in columns),
+             json.dumps(details)])
+    return eval_id
+
+
+@dataclass
+class JudgeReport:
+    label_set: str
+    part: str
+    program: LoadedProgram
+    rows: dict[str, dict]  # judge name -> scores
+
+    @property
+    def judge_name(self) -> str:
+        return f"llm:{self.program.path.stem}"
+
+
+def evaluate_program(context: JudgeContext, config: JudgeEvalConfig, program: LoadedProgram,
+                     console: Console, extra: dict | None = None) -> JudgeReport:
+    """Judge the labeled part (and dev, for the tuned thresholds), score it, record every row
+    (``extra``, e.g. how an optimizer made the program, goes into the LM rows' details)."""
+    parts = (config.part, "dev") if config.calibrate and config.part != "dev" else (config.part,)
+    stats = judge_parts(context, config, program, parts)
+    if stats.status == "budget_exhausted":
+        console.print("[yellow]The LM budget stopped the verdicts early: unjudged pairs count as left alone.")
+    lm = lm_identity(config)
+    label_set = context.labels.label_set
+    frame = verdict_frame(context.store, label_set, lm, program.prompt_hash, parts)
+    test, dev = frame[frame.part == config.part], frame[frame.part == "dev"]
+    report = JudgeReport(label_set, config.part, program, {})
+    report.rows[report.judge_name] = judge_scores(test, config.rule)
+    if config.calibrate:
+        calibrated = calibrated_scores(dev, test)
+        if calibrated is not None:
+            report.rows[f"llm-calibrated:{program.path.stem}"] = calibrated
+        report.rows |= {f"baseline:{name}": scores
+                        for name, scores in baseline_scores(context, config, dev, test).items()}
+    for name, scores in report.rows.items():
+        is_llm = name.startswith("llm")
+        if is_llm and extra:
+            scores = scores | extra
+        record_eval(context.store, label_set, config.part, name, scores, lm if is_llm else None,
+                    program if is_llm else None, config.rule if is_llm else None)
+    return report
+
+
+def _cell(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+SCORE_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "kappa")
+
+
+def scores_table(rows: dict[str, dict], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("judge", "pairs", *SCORE_COLUMNS, "parse failures", "LM calls", "seconds"):
+        table.add_column(column, justify="left" if column == "judge" else "right")
+    for name, scores in rows.items():
+        table.add_row(name, str(scores["n_pairs"]), *(_cell(scores.get(c)) for c in SCORE_COLUMNS),
+                      _cell(scores.get("parse_failure_rate")), _cell(scores.get("lm_calls")),
+                      _cell(scores.get("seconds"), 0))
+    return table
+
+
+def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, plot_name: str) -> str:
+    judge = report.rows[report.judge_name]
+    lines = [
+        f"# Judge evaluation: `{report.program.path.name}` on the labeled {report.part} part",
+        "",
+        f"- Command: `{command}`",
+        f"- Labeled set: `{report.label_set}`",
+        f"- LM: `{lm_identity(config)}`; prompt hash `{report.program.prompt_hash}`; rule `{config.rule}`",
+        "- Pairs a view failed on count as left alone (a positive kept, a negative not added).",
+        "",
+        "| judge | pairs | accuracy | balanced acc. | macro-F1 | κ | parse failures | LM calls | tokens | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in report.rows.items():
+        tokens = (s.get("prompt_tokens") or 0) + (s.get("completion_tokens") or 0)
+        lines.append(f"| {name} | {s['n_pairs']} | " + " | ".join(_cell(s.get(c)) for c in SCORE_COLUMNS)
+                     + f" | {_cell(s.get('parse_failure_rate'))} | {_cell(s.get('lm_calls'))} | "
+                     f"{tokens or '–'} | {_cell(s.get('seconds'), 0)} |")
+    c = judge["confusion"]
+    lines += [
+        "",
+        "## The judge's confusion (rows: label, columns: decision)",
+        "",
+        "| | judged hard | judged noise |",
+        "|---|---|---|",
+        f"| hard | {c['hard_as_hard']} | {c['hard_as_noise']} |",
+        f"| noise | {c['noise_as_hard']} | {c['noise_as_noise']} |",
+        "",
+        "## Per view",
+        "",
+        "| view | says High = hard, agreement with labels | High | Mid | Low |",
+        "|---|---|---|---|---|",
+    ]
+    for view, v in judge["views"].items():
+        lines.append(f"| {view} | {_cell(v['agreement_with_labels'])} | "
+                     + " | ".join(str(v["labels"][label]) for label in ("High", "Mid", "Low")) + " |")
+    lines += ["", f"The two views give the same label on {_cell(judge['views_agree'])} of the pairs. "
+              "Accuracy by pair kind: " + ", ".join(f"{kind} {_cell(acc)}" for kind, acc in
+                                                    judge["accuracy_by_kind"].items()) + ".", "",
+              f"![scores]({plot_name})", ""]
+    return "\n".join(lines)
+
+
+def plot_scores(rows: dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
+    for offset, metric in zip((-0.2, 0.2), ("balanced_accuracy", "macro_f1")):
+        ax.barh(y + offset, [rows[n].get(metric) or 0 for n in names], height=0.4, label=metric.replace("_", " "))
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(report: JudgeReport, config: JudgeEvalConfig, command: str) -> Path:
+    config.report_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{report.program.path.stem}-{report.part}"
+    plot = config.report_dir / f"{stem}.png"
+    plot_scores(report.rows, plot, f"{report.program.path.name} on {report.part} "
+                                   f"({report.rows[report.judge_name]['n_pairs']} pairs)")
+    path = config.report_dir / f"{stem}.md"
+    path.write_text(markdown_report(report, config, command, plot.name))
+    return path
+
+
+class JudgeEvalCli(BaseSettings, JudgeEvalConfig):
+    """Measure a judge prompt on the labeled hard/noise set, against trivial baselines."""
+
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.judge", cli_kebab_case=True,
+                                      cli_implicit_flags=True, cli_avoid_json=True)
+
+    def cli_cmd(self) -> None:
+        console = Console(stderr=True)
+        try:
+            context = prepare(self, console)
+            program = load_program("dual_judge", path=self.prompt, prompts_dir=self.prompts_dir, rule=self.rule)
+            report = evaluate_program(context, self, program, console)
+        except (DataValidationError, StoreLockedError, FileNotFoundError, ValueError) as error:
+            console.print(f"[red]error:[/] {error}")
+            sys.exit(2)
+        Console(width=160).print(scores_table(report.rows, f"{program.path.name} on the labeled {self.part} part"))
+        path = write_report(report, self, "python -m evals.judge " + " ".join(sys.argv[1:]))
+        console.print(f"report: {path} (and its .png); scores recorded in {self.store} (judge_evals)")
+
+
+if __name__ == "__main__":
+    CliApp.run(JudgeEvalCli)

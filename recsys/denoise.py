@@ -136,3 +136,15 @@ def confusion_metrics(confusion: pd.DataFrame) -> dict[str, float]:
         "negatives_added_rated_4plus": get("negative: rating >= 4", "edited"),
         "pairs_without_verdict": int(confusion.no_verdict.sum()),
     }
+
+
+def down_weighting(edge_report: dict[str, torch.Tensor], is_noise: torch.Tensor) -> dict[str, float]:
+    """What a loss-based denoiser did to injected against clean training edges: the mean share of
+    batches it dropped an edge from (T-CE) or the mean weight it gave it (R-CE)."""
+    metrics = {}
+    for name in ("dropped_share", "mean_weight"):
+        if name in edge_report:
+            values = edge_report[name].float()
+            metrics[f"{name}_injected"] = float(values[is_noise].mean()) if is_noise.any() else float("nan")
+            metrics[f"{name}_clean"] = float(values[~is_noise].mean()) if (~is_noise).any() else float("nan")
+    return metrics

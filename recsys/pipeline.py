@@ -27,8 +27,16 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.candidates import CandidateConfig, ScoreSnapshots, candidate_set_id, select_candidates, write_candidates
-from recsys.denoise import augmented_graph, confusion_metrics, hard_noise_confusion, llm_decisions, oracle_decisions
+from recsys.denoise import (
+    augmented_graph,
+    confusion_metrics,
+    down_weighting,
+    hard_noise_confusion,
+    llm_decisions,
+    oracle_decisions,
+)
 from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
+from recsys.objectives import BaselineConfig, build_objective
 from recsys.runs import config_hash, record_training
 from recsys.sampling import SemanticNegativeSampler
 from recsys.semantic import (
@@ -292,6 +300,42 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
         stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
                              f"{result.timings['seconds_per_epoch']:.2f} s/epoch"
                              + (f", sampling {share:.0%} of it" if share is not None else ""))
+    return run_id, result, stages.report
+
+
+def run_baseline(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
+    """A baseline of :mod:`recsys.objectives` on the noisy split, through the same stages and record as
+    the full model; rlmrec_con first gets the (stored) profiles and their embeddings."""
+    stages = Stages(config, console)
+    data = stages.data()
+    text = None
+    if config.model == "rlmrec_con":
+        programs = stages.programs()
+        stages.profiles(data.split_id, programs)
+        text = stages.embeddings(data, programs)
+    seed = config.train_seed if config.train_seed is not None else config.seed
+    optim = config.optim_config()
+    with stages.stage("train"):
+        torch.manual_seed(seed)
+        model = build_model(data, config.backbone, optim)
+        objective = build_objective(
+            config.model, data, BaselineConfig.model_validate(config.model_dump(include=set(BaselineConfig.model_fields))),
+            optim.reg, model, text)
+
+        def train(on_epoch) -> TrainResult:
+            result = fit(model, data, objective, optim, seed, on_epoch, config.progress, desc=config.model)
+            if hasattr(objective, "edge_report"):
+                result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
+            return result
+
+        run_id, result = record_training(
+            stages.store, data.split_id, config.model, config, train, hash_exclude=hash_exclude,
+            flush_seconds=config.store_flush_seconds,
+            extra_timings={f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
+                           for name, seconds in stages.report.stage_seconds.items()})
+        stages.report.metrics.update(result.extra_metrics)
+        stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
+                             f"{result.timings['seconds_per_epoch']:.2f} s/epoch")
     return run_id, result, stages.report
 
 

@@ -128,6 +128,8 @@ def record_training(store: Store, split_id: str, model: str, config: BaseModel,
             recorder.log(0, split, values)
         result = train(on_epoch)
         recorder.log(result.best_epoch, "test", result.test)
+        for split, values in result.extra_metrics.items():
+            recorder.log(0, split, values)
     except KeyboardInterrupt:
         recorder.finish("interrupted")
         raise

@@ -26,25 +26,35 @@ from recsys.baselines import PopularityRanking, RandomRanking
 from recsys.candidates import CandidateConfig
 from recsys.datasets import DataValidationError
 from recsys.llmhni import LLMHNIConfig
-from recsys.pipeline import BudgetExhausted, PipelineReport, confusion_table, run_llmhni, stage_table
+from recsys.objectives import BaselineConfig
+from recsys.pipeline import (
+    BudgetExhausted,
+    PipelineReport,
+    confusion_table,
+    run_baseline,
+    run_llmhni,
+    stage_table,
+)
 from recsys.runs import record_training
 from recsys.semantic import AlignmentConfig
 from recsys.split import DataConfig, load_split, make_split, split_summary
 from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
 from recsys.trainer import OptimConfig, TrainResult, evaluate_fixed, train_bpr
 
-MODELS = ("llmhni", "lightgcn", "ngcf", "popularity", "random")
+BASELINES = ("dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con")
+MODELS = ("llmhni", "lightgcn", "ngcf", *BASELINES, "popularity", "random")
 
 
-class TrainConfig(BaseSettings, LLMHNIConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
+class TrainConfig(BaseSettings, LLMHNIConfig, BaselineConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
                   RunnerConfig, OptimConfig, DataConfig):
     """Train and evaluate a recommender on a noisy split (default: the full LLMHNI model on ml-100k
     with 10% realistic noise and the embedded LM).
 
     llmhni runs every stage (profiles, embeddings, alignment, pretrain + candidates, verdicts, graph
     edit, training), reusing what the store holds. The --no-* switches give the ablations, and
-    --judge oracle gives the analysis upper bound. lightgcn/ngcf train a backbone alone;
-    popularity/random are untrained floors. Every run is recorded in the DuckDB store.
+    --judge oracle gives the analysis upper bound. lightgcn/ngcf train a backbone alone with BPR;
+    dns, tce, rce, sgl, simgcl and rlmrec_con are baselines on --backbone; popularity/random are
+    untrained floors. Every run is recorded in the DuckDB store.
     """
 
     model_config = SettingsConfigDict(
@@ -55,11 +65,13 @@ class TrainConfig(BaseSettings, LLMHNIConfig, AlignmentConfig, CandidateConfig, 
         env_prefix="RECSYS_",
     )
 
-    model: Literal["llmhni", "lightgcn", "ngcf", "popularity", "random"] = Field(
+    model: Literal[MODELS] = Field(
         "llmhni", description="llmhni: the full pipeline; lightgcn/ngcf: a backbone alone with BPR; "
-        "popularity/random: untrained floors."
+        "dns: dynamic hard negatives; tce/rce: ADT's truncated/reweighted loss; sgl/simgcl: graph "
+        "contrastive learning; rlmrec_con: alignment to LLM profile embeddings; popularity/random: floors."
     )
-    backbone: Literal["lightgcn", "ngcf"] = Field("lightgcn", description="The full model's graph encoder.")
+    backbone: Literal["lightgcn", "ngcf"] = Field(
+        "lightgcn", description="The graph encoder of the full model and of the baselines.")
     train_seed: int | None = Field(
         None, description="Seed of initialisation and sampling (default: --seed). Vary it to repeat training "
         "on one split, reusing its profiles, candidates and verdicts."
@@ -108,6 +120,8 @@ def run_with_report(config: TrainConfig, console: Console | None = None
     console = console or Console(stderr=True)
     if config.model == "llmhni":
         return run_llmhni(config, console, NON_RESULT_FIELDS)
+    if config.model in BASELINES:
+        return run_baseline(config, console, NON_RESULT_FIELDS)
     store = Store(config.store)
     with console.status("Preparing the dataset and split...", spinner="dots"):
         split_id = make_split(store, config.data_config())

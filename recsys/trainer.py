@@ -47,6 +47,8 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     # The trained (user [U, d], item [I, d]) embeddings at the best epoch; None for untrained rankings.
     embeddings: tuple[torch.Tensor, torch.Tensor] | None = None
+    # Metrics known only after training (e.g. what a denoiser dropped), by split name; stored at epoch 0.
+    extra_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 EpochCallback = Callable[[int, float, dict[str, float] | None], None]

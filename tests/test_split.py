@@ -99,3 +99,22 @@ def test_too_much_realistic_noise_is_a_clear_error(store, ratings_csv):
         make_split(store, DataConfig(dataset=str(ratings_csv), noise_ratio=0.5, positive_threshold=1.5))
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM interactions").fetchone()[0] == 0
+
+
+def test_label_reserve_holds_positives_out_of_every_split(store, ratings_csv):
+    from recsys.split import DataConfig, make_split
+    from tests.conftest import query
+
+    plain = DataConfig(dataset=str(ratings_csv))
+    assert "reserve" not in plain.split_id("d")  # ids of splits made before the reserve existed stay valid
+    split_id = make_split(store, DataConfig(dataset=str(ratings_csv), label_reserve=0.2))
+    assert split_id.endswith("|reserve=0.2")
+    reserved = query(store.path, "SELECT user_idx, item_idx, rating FROM reserved_pairs WHERE split_id = ?", [split_id])
+    assert reserved and all(rating >= 3 for *_, rating in reserved)
+    clash = query(store.path, "SELECT count(*) FROM reserved_pairs JOIN interactions USING (split_id, user_idx, item_idx)"
+                              " WHERE split_id = ?", [split_id])[0][0]
+    assert clash == 0
+    # Every user keeps at least min_user_interactions positives for train/valid/test.
+    kept = query(store.path, "SELECT min(n) FROM (SELECT count(*) AS n FROM interactions WHERE split_id = ? "
+                             "AND NOT is_injected_noise GROUP BY user_idx)", [split_id])[0][0]
+    assert kept >= 5

@@ -241,3 +241,25 @@ def test_judge_examples_carry_gold_and_demo_fields(built):
     assert all(e.verdict.label == ("High" if e.hard else "Low") for e in examples)
     assert {e.part for e in examples} == {"train"}
     assert np.mean([bool(e.user_top_items) for e in examples]) == 1.0
+
+
+def test_gepa_runs_within_its_budget(built, tmp_path, monkeypatch):
+    ratings, [(store, _), _] = built
+    shutil.copyfile(store.path, tmp_path / "store.duckdb")
+    reflection = {"new_instruction": "```Say High only when the item matches the profile's genres.```"}
+    lm = dspy.utils.DummyLM({"## history ##": PROFILE, "## candidate_item ##": HIGH, "instruction": reflection},
+                            adapter=dspy.JSONAdapter())
+    dspy.configure(lm=lm, adapter=dspy.JSONAdapter(), track_usage=True)
+    monkeypatch.setattr(judge_eval, "start_lm", lambda config, context: None)
+    monkeypatch.setattr(judge_optimize, "start_lm", lambda config, context: None)
+    prompts = tmp_path / "prompts"
+    init_prompts(prompts)
+    config = OptimizeConfig(dataset=str(ratings), label_users=24, store=tmp_path / "store.duckdb", lm="dummy/judge",
+                            prompts_dir=prompts, optimizer="GEPA", train_size=8, valset_size=4, max_lm_calls=60,
+                            progress=False, calibrate=False)
+    try:
+        result = optimize(config, Console(quiet=True))
+    finally:
+        dspy.configure(lm=None)
+    assert 0 < result["info"]["optimizer_lm_calls"] <= 60
+    assert load_program("dual_judge", path=result["out"]).prompt_hash == result["test"]["after"].program.prompt_hash

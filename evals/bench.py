@@ -116,8 +116,8 @@ def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, float]]:
         for split_id in split_ids:
             work[split_id] = {}
             for table, where in (("profiles", "split_id = ?"),
-                                 ("verdicts", "candidate_set IN (SELECT candidate_set FROM candidate_sets "
-                                              "WHERE split_id = ?) AND candidate_set NOT LIKE 'labels|%'")):
+                                 ("verdicts", ("candidate_set IN (SELECT candidate_set FROM candidate_sets "
+                                               "WHERE split_id = ?) AND candidate_set NOT LIKE 'labels|%'"))):
                 calls, tokens = con.execute(
                     f"SELECT coalesce(sum(attempts), 0), coalesce(sum(prompt_tokens + completion_tokens), 0) "
                     f"FROM {table} WHERE {where}", [split_id]).fetchone()
@@ -224,8 +224,8 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         "",
         "## Efficiency",
         "",
-        "Seconds on this machine's 2-core CPU; LM calls and tokens are those stored for the runs' splits "
-        "(the LLM stages run once per split and are reused by every seed).",
+        ("Seconds on this machine's 2-core CPU; LM calls and tokens are those stored for the runs' splits "
+         "(the LLM stages run once per split and are reused by every seed)."),
         "",
         *efficiency_table(results, work),
         "",

@@ -30,35 +30,40 @@ def latest_evals(store: Store, label_set: str | None, part: str) -> tuple[str, p
             if found is None:
                 raise SystemExit("no judge evaluations in the store yet: run `python -m evals.judge` first.")
             label_set = found[0]
+        # Zero-shot first, then each optimizer's program in the order it was first measured, then the
+        # baselines; a calibrated row follows its plain judge.
         frame = con.execute(
-            "SELECT * FROM judge_evals WHERE label_set = ? AND part = ? "
+            "SELECT *, min(created_at) OVER (PARTITION BY prompt_hash) AS first_seen FROM judge_evals "
+            "WHERE label_set = ? AND part = ? "
             "QUALIFY row_number() OVER (PARTITION BY judge, coalesce(prompt_hash, '') ORDER BY created_at DESC) = 1 "
-            "ORDER BY created_at", [label_set, part]).df()
+            "ORDER BY prompt_hash IS NULL, json_extract_string(details, '$.optimizer') IS NOT NULL, first_seen, "
+            "regexp_replace(judge, '^llm(-calibrated)?:', ''), judge LIKE 'llm-calibrated:%', created_at",
+            [label_set, part]).df()
     return label_set, frame
 
 
 def row_name(row) -> str:
-    return row.judge if row.prompt_hash is None else f"{row.judge} ({row.prompt_hash[:8]})"
+    return row.judge if pd.isna(row.prompt_hash) else f"{row.judge} ({row.prompt_hash[:8]})"
 
 
 def summary_markdown(label_set: str, part: str, frame: pd.DataFrame, plot_name: str) -> str:
     lines = [
-        f"# The judge on the labeled {part} part",
+        f"## Results on the labeled {part} part",
         "",
         f"Labeled set: `{label_set}`.",
         "",
-        "Rows are the latest evaluation of each judge and prompt (hash in brackets). *optimizer calls / s* "
-        "is what compiling the program cost; *eval calls / s* is what judging this part cost (summed "
-        "call latencies, with 2 calls in flight). Calibrated rows threshold P(both views say High), tuned "
-        "on dev; baseline rows never call an LM.",
+        ("Rows are the latest evaluation of each judge and prompt (hash in brackets). *optimizer calls / s* "
+         "is what compiling the program cost; *eval calls / s* is what judging this part cost (summed "
+         "call latencies, with 2 calls in flight). Calibrated rows threshold P(both views say High), tuned "
+         "on dev; baseline rows never call an LM."),
         "",
-        "| judge | optimizer | optimizer calls / s | pairs | accuracy | balanced acc. | macro-F1 | κ "
-        "| parse failures | eval calls / s |",
+        ("| judge | optimizer | optimizer calls / s | pairs | accuracy | balanced acc. | macro-F1 | κ "
+         "| parse failures | eval calls / s |"),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in frame.itertuples():
         details = json.loads(row.details) if row.details else {}
-        optimizer = details.get("optimizer", "–" if row.lm is None else "zero-shot")
+        optimizer = details.get("optimizer", "–" if pd.isna(row.lm) else "zero-shot")
         compile_cost = (f"{details['optimizer_lm_calls']} / {details['optimizer_seconds']:.0f}"
                         if "optimizer_lm_calls" in details else "–")
         eval_cost = "–" if pd.isna(row.lm_calls) else f"{int(row.lm_calls)} / {row.seconds:.0f}"

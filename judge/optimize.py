@@ -25,7 +25,15 @@ from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from evals.judge import JudgeContext, JudgeEvalConfig, JudgeReport, evaluate_program, prepare, start_lm
+from evals.judge import (
+    JudgeContext,
+    JudgeEvalConfig,
+    JudgeReport,
+    evaluate_program,
+    prepare,
+    start_lm,
+    write_report,
+)
 from evals.labels import judge_examples
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
 from recsys.datasets import DataValidationError
@@ -214,6 +222,8 @@ class OptimizeCli(BaseSettings, OptimizeConfig):
             console.print(f"[red]error:[/] {error}")
             sys.exit(2)
         Console(width=160).print(before_after_table(result))
+        report = write_report(result["test"]["after"], self, "python -m judge.optimize " + " ".join(sys.argv[1:]))
+        console.print(f"test report of the compiled program: {report}")
         info = result["info"]
         console.print(f"saved {result['out']} ({info['optimizer_lm_calls']} optimizer LM calls, "
                       f"{info['optimizer_seconds']:.0f} s; demos {info['demos']})")

@@ -95,14 +95,19 @@ class SplitData:
         return self.train.size(1)
 
 
-def _cut_per_user(users: np.ndarray, ratios: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """Label each row train/valid/test so that every user is cut by the ratios (at least one each)."""
+def _shuffled_rank_per_user(users: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by user in a random order within each user: (order, rank within the user, user's row count)."""
     order = np.lexsort((rng.random(len(users)), users))
     sorted_users = users[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
     counts = np.diff(np.r_[starts, len(users)])
     rank = np.arange(len(users)) - np.repeat(starts, counts)
-    size = np.repeat(counts, counts)
+    return order, rank, np.repeat(counts, counts)
+
+
+def _cut_per_user(users: np.ndarray, ratios: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """Label each row train/valid/test so that every user is cut by the ratios (at least one each)."""
+    order, rank, size = _shuffled_rank_per_user(users, rng)
     total = sum(ratios)
     n_test = np.maximum(1, np.floor(size * ratios[2] / total + 0.5)).astype(int)
     n_valid = np.maximum(1, np.floor(size * ratios[1] / total + 0.5)).astype(int)
@@ -115,12 +120,7 @@ def _cut_per_user(users: np.ndarray, ratios: tuple[int, int, int], rng: np.rando
 
 def _reserve_per_user(users: np.ndarray, share: float, min_left: int, rng: np.random.Generator) -> np.ndarray:
     """A mask of each user's rows held out as labels: round(share x count), leaving at least min_left."""
-    order = np.lexsort((rng.random(len(users)), users))
-    sorted_users = users[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
-    counts = np.diff(np.r_[starts, len(users)])
-    rank = np.arange(len(users)) - np.repeat(starts, counts)
-    size = np.repeat(counts, counts)
+    order, rank, size = _shuffled_rank_per_user(users, rng)
     n_reserved = np.minimum(np.floor(size * share + 0.5), np.maximum(size - min_left, 0))
     mask = np.empty(len(users), dtype=bool)
     mask[order] = rank < n_reserved

@@ -135,7 +135,8 @@ def metric_table(results: pd.DataFrame, bench: BenchConfig) -> list[str]:
             values = results.loc[(results.method == method) & (results.noise_kind == kind)
                                  & (results.noise_ratio == ratio), f"test/{metric}"].dropna() \
                 if f"test/{metric}" in results else pd.Series(dtype=float)
-            cells.append(mean_std(values.tolist()) if len(values) else "–")
+            cell = mean_std(values.tolist()) if len(values) else "–"
+            cells.append(cell + (f" (n={len(values)})" if 0 < len(values) < len(bench.seeds) else ""))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 

@@ -52,14 +52,18 @@ async def settle(pilot, app: AuditApp, timeout_s: float = 15.0) -> None:
     """Wait until the list and the detail pane have loaded."""
     deadline = time.monotonic() + timeout_s
     await pilot.pause()
+    quiet_polls = 0
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
         # Every worker but the long-lived audit writer must be done (the detail pane follows the
-        # cursor on the list screen too); under CPU load the pane can lag behind the list.
-        if app.store is not None and not app.audit_screen.busy:
-            if not any(not w.is_finished for w in app.workers if w.group != "writer"):
-                await pilot.pause()
-                return
+        # cursor on the list screen too); under CPU load the pane can lag behind the list, and a
+        # debounced load can start just after a quiet poll, so the quiet must last a few polls.
+        idle = app.store is not None and not app.audit_screen.busy and not any(
+            not w.is_finished for w in app.workers if w.group != "writer")
+        quiet_polls = quiet_polls + 1 if idle else 0
+        if quiet_polls >= 4:
+            await pilot.pause()
+            return
     raise AssertionError("the app did not settle")
 
 

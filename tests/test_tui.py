@@ -48,6 +48,11 @@ def store_path(template, tmp_path):
     return path
 
 
+# A snapshot can still catch the detail pane mid-load under heavy CPU load (seen once in about ten
+# full-suite runs after the settle fix); a rerun tells that apart from a real layout change.
+SNAPSHOT_RERUNS = pytest.mark.flaky(reruns=2)
+
+
 async def settle(pilot, app: AuditApp, timeout_s: float = 15.0) -> None:
     """Wait until the list and the detail pane have loaded."""
     deadline = time.monotonic() + timeout_s
@@ -305,11 +310,13 @@ def test_list_pages_rows_into_the_table(tmp_path):
 
 # ---- snapshots of the main screens ---------------------------------------------------------------
 
+@SNAPSHOT_RERUNS
 def test_snapshot_list(store_path, snap_compare):
     app = AuditApp(store_path, "ana")
     assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: settle(pilot, app))
 
 
+@SNAPSHOT_RERUNS
 def test_snapshot_list_with_ground_truth_and_audits(store_path, snap_compare):
     store = Store(store_path)
     rows = fetch_rows(store, Filters())
@@ -325,6 +332,7 @@ def test_snapshot_list_with_ground_truth_and_audits(store_path, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@SNAPSHOT_RERUNS
 def test_snapshot_detail(store_path, snap_compare):
     app = AuditApp(store_path, "ana")
 
@@ -336,6 +344,7 @@ def test_snapshot_detail(store_path, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@SNAPSHOT_RERUNS
 def test_snapshot_stats(store_path, snap_compare):
     store = Store(store_path)
     rows = [r for r in fetch_rows(store, Filters()) if r.decision]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
 from judge.runner import RunnerConfig
 from recsys.datasets import DataValidationError
 from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
+from recsys.texts import profile_texts
 
 REPORT_DIR = Path(__file__).resolve().parent / "judge"
 
@@ -72,7 +73,7 @@ class JudgeContext:
     labels: LabelSet
     user_program: LoadedProgram
     user_profiles: dict[int, str]
-    lm_started: list = field(default_factory=list)
+    lm: object | None = None  # the dspy.LM, once a call was due
 
 
 def prepare(config: JudgeEvalConfig, console: Console) -> JudgeContext:
@@ -87,11 +88,8 @@ def prepare(config: JudgeEvalConfig, console: Console) -> JudgeContext:
     job = ProfileJobConfig(kinds=["user"], max_history=config.max_history, max_users=config.label_users)
     run_profiles(store, labels.split_id, user_program, load_program("profile_item", prompts_dir=config.prompts_dir),
                  config, config, job, config.seed, lm_setup=lambda: start_lm(config, context))
-    with store.connect() as con:
-        context.user_profiles = dict(con.execute(
-            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
-            "AND prompt_hash = ? AND status = 'ok'",
-            [labels.split_id, lm_identity(config), user_program.prompt_hash]).fetchall())
+    context.user_profiles = profile_texts(store, labels.split_id, "user", lm_identity(config),
+                                          user_program.prompt_hash)
     return context
 
 
@@ -99,8 +97,8 @@ def start_lm(config: LMConfig, context: JudgeContext) -> None:
     """Configure DSPy's LM once per process, only when a call is still to be made."""
     from judge.lm import configure_dspy
 
-    if not context.lm_started:
-        context.lm_started.append(configure_dspy(config))
+    if context.lm is None:
+        context.lm = configure_dspy(config)
 
 
 def judge_parts(context: JudgeContext, config: JudgeEvalConfig, program: LoadedProgram, parts: tuple[str, ...]):

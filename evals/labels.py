@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from judge.signatures import Verdict
-from recsys.candidates import insert_candidates
+from recsys.candidates import candidate_top_items, insert_candidates
 from recsys.datasets import DataValidationError
 from recsys.pipeline import PretrainConfig, pretrain_backbone
 from recsys.runs import config_hash
@@ -275,9 +275,7 @@ def judge_examples(store: Store, label_set: str, parts: tuple[str, ...], user_pr
         rows = con.execute(
             "SELECT user_idx, item_idx, kind, part, label FROM labeled_pairs WHERE label_set = ? AND part IN ? "
             "ORDER BY part, user_idx, kind, item_idx", [label_set, list(parts)]).fetchall()
-        top_items = dict(con.execute(
-            "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
-            "AND kind = 'top_positive' GROUP BY user_idx", [label_set]).fetchall())
+    top_items = candidate_top_items(store, label_set)
     texts = item_texts(store, split_id)
     examples = []
     for user, item, kind, part, label in rows:

@@ -19,8 +19,9 @@ from judge.prompts import LoadedProgram, register_prompt
 from judge.records import done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
+from recsys.candidates import candidate_top_items
 from recsys.store import Store
-from recsys.texts import item_popularity, item_takers, item_texts, user_histories
+from recsys.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 
@@ -149,10 +150,7 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
     if "item" in job.kinds:
         takers = item_takers(store, split_id, job.max_takers, seed)
         popularity = item_popularity(store, split_id)
-        with store.connect() as con:
-            user_text = dict(con.execute(
-                "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
-                "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_program.prompt_hash]).fetchall())
+        user_text = profile_texts(store, split_id, "user", lm_id, user_program.prompt_hash)
         all_stats.append(profile_kind(
             "item", item_program, sorted(takers, key=lambda item: (-popularity[item], item))[: job.max_items],
             lambda item: lambda: item_program.program(
@@ -176,12 +174,8 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
         pairs = con.execute(
             "SELECT user_idx, item_idx FROM candidates WHERE candidate_set = ? AND kind IN ? ORDER BY user_idx, kind, rank",
             [candidate_set, list(VERDICT_KINDS)]).fetchall()
-        top_items = dict(con.execute(
-            "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
-            "AND kind = 'top_positive' GROUP BY user_idx", [candidate_set]).fetchall())
-        profiles = dict(con.execute(
-            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND lm = ? "
-            "AND prompt_hash = ? AND status = 'ok'", [split_id, lm_id, user_prompt_hash]).fetchall())
+    top_items = candidate_top_items(store, candidate_set)
+    profiles = profile_texts(store, split_id, "user", lm_id, user_prompt_hash)
     texts = item_texts(store, split_id)
     if only is not None:
         only = set(only)

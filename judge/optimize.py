@@ -97,9 +97,9 @@ def call_budget(lm: dspy.BaseLM, budget: CallBudget) -> Iterator[CallBudget]:
         lm.__class__ = original
 
 
-def hard_noise_metric(example: dspy.Example, prediction: dspy.Prediction, trace=None, *_) -> bool:
+def hard_noise_metric(example: dspy.Example, prediction: dspy.Prediction, trace=None) -> bool:
     """1 when the judge's combined hard/noise decision matches the label. Inside bootstrapping
-    (``trace`` set) it gates which runs become demos; in GEPA (extra arguments) it is the score."""
+    (``trace`` set) it gates which runs become demos."""
     return bool(prediction.hard) == bool(example.hard)
 
 

@@ -124,3 +124,11 @@ def candidate_set_id(split_id: str, backbone_hash: str, config: CandidateConfig)
                if config.prune_by_variance else "")
     return (f"{split_id}|backbone={backbone_hash}|low={config.low_positives}|high={config.high_negatives}"
             f"|top={config.top_positives}|users={users}{pruning}")
+
+
+def candidate_top_items(store: Store, candidate_set: str) -> dict[int, list[int]]:
+    """Each user's highest-scored training positives in a candidate set (what the item view reads)."""
+    with store.connect() as con:
+        return dict(con.execute(
+            "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
+            "AND kind = 'top_positive' GROUP BY user_idx", [candidate_set]).fetchall())

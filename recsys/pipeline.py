@@ -69,6 +69,11 @@ class PipelineReport:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     confusion: pd.DataFrame | None = None
 
+    def stage_timings(self) -> dict[str, float]:
+        """Each stage's seconds under a run-timings key, e.g. stage_pretrain_candidates_seconds."""
+        return {f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
+                for name, seconds in self.stage_seconds.items()}
+
 
 class Stages:
     """Runs and times the stages for one config (a :class:`recsys.train.TrainConfig`)."""
@@ -281,7 +286,7 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
         sampler = SemanticNegativeSampler(torch.cat([data.train, g_prime], dim=1), user_sem, item_sem, neighbours,
                                           config.pool_size, config.hard_keep)
 
-    seed = config.train_seed if config.train_seed is not None else config.seed
+    seed = config.training_seed
     optim = config.optim_config()
     with stages.stage("train"):
         torch.manual_seed(seed)
@@ -294,8 +299,7 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
             lambda on_epoch: fit(model, data, objective, optim, seed, on_epoch, config.progress, desc="llmhni"),
             hash_exclude=hash_exclude, flush_seconds=config.store_flush_seconds,
             extra_metrics=stages.report.metrics,
-            extra_timings={f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
-                           for name, seconds in stages.report.stage_seconds.items()})
+            extra_timings=stages.report.stage_timings())
         share = result.timings.get("sampling_share_of_epoch")
         stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
                              f"{result.timings['seconds_per_epoch']:.2f} s/epoch"
@@ -313,7 +317,7 @@ def run_baseline(config, console: Console, hash_exclude: set[str]) -> tuple[str,
         programs = stages.programs()
         stages.profiles(data.split_id, programs)
         text = stages.embeddings(data, programs)
-    seed = config.train_seed if config.train_seed is not None else config.seed
+    seed = config.training_seed
     optim = config.optim_config()
     with stages.stage("train"):
         torch.manual_seed(seed)
@@ -331,8 +335,7 @@ def run_baseline(config, console: Console, hash_exclude: set[str]) -> tuple[str,
         run_id, result = record_training(
             stages.store, data.split_id, config.model, config, train, hash_exclude=hash_exclude,
             flush_seconds=config.store_flush_seconds,
-            extra_timings={f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
-                           for name, seconds in stages.report.stage_seconds.items()})
+            extra_timings=stages.report.stage_timings())
         stages.report.metrics.update(result.extra_metrics)
         stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
                              f"{result.timings['seconds_per_epoch']:.2f} s/epoch")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from recsys.losses import info_nce
 from recsys.store import Store
-from recsys.texts import item_texts, user_histories
+from recsys.texts import item_texts, profile_texts, user_histories
 
 
 class TextEncoder(Protocol):
@@ -58,12 +58,8 @@ def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, use
         num_users, num_items = con.execute(
             "SELECT n_users, n_items FROM datasets JOIN splits USING (dataset_id) WHERE split_id = ?",
             [split_id]).fetchone()
-        profiles = {}
-        if profile_lm is not None:
-            for kind, prompt in (("user", user_prompt), ("item", item_prompt)):
-                profiles[kind] = dict(con.execute(
-                    "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = ? AND lm = ? "
-                    "AND prompt_hash = ? AND status = 'ok'", [split_id, kind, profile_lm, prompt]).fetchall())
+    profiles = ({kind: profile_texts(store, split_id, kind, profile_lm, prompt)
+                 for kind, prompt in (("user", user_prompt), ("item", item_prompt))} if profile_lm is not None else {})
     items = item_texts(store, split_id)
     histories = user_histories(store, split_id, max_history)
     user_profiles, item_profiles = profiles.get("user", {}), profiles.get("item", {})

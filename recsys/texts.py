@@ -51,3 +51,11 @@ def item_popularity(store: Store, split_id: str) -> dict[int, int]:
         return dict(con.execute(
             "SELECT item_idx, count(*) FROM interactions WHERE split_id = ? AND split = 'train' GROUP BY item_idx",
             [split_id]).fetchall())
+
+
+def profile_texts(store: Store, split_id: str, kind: str, lm: str, prompt_hash: str) -> dict[int, str]:
+    """The stored LLM profile texts of one kind ('user' or 'item') for an LM and a prompt, by entity."""
+    with store.connect() as con:
+        return dict(con.execute(
+            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = ? AND lm = ? "
+            "AND prompt_hash = ? AND status = 'ok'", [split_id, kind, lm, prompt_hash]).fetchall())

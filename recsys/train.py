@@ -97,6 +97,11 @@ class TrainConfig(BaseSettings, LLMHNIConfig, BaselineConfig, AlignmentConfig, C
     progress: bool = Field(True, description="Show progress bars.")
     store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
 
+    @property
+    def training_seed(self) -> int:
+        """Seed of initialisation and sampling: --train-seed, else the split's --seed."""
+        return self.train_seed if self.train_seed is not None else self.seed
+
     def optim_config(self) -> OptimConfig:
         return OptimConfig.model_validate(self.model_dump(include=set(OptimConfig.model_fields)))
 
@@ -132,7 +137,7 @@ def run_with_report(config: TrainConfig, console: Console | None = None
         f"{summary['n_train_noise']} injected, valid {summary['n_valid']}, test {summary['n_test']}."
     )
     data = load_split(store, split_id)
-    seed = config.train_seed if config.train_seed is not None else config.seed
+    seed = config.training_seed
 
     def train(on_epoch) -> TrainResult:
         if config.model in ("popularity", "random"):

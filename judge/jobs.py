@@ -82,14 +82,14 @@ def cost_function(config: LMConfig) -> Callable[[Outcome], float | None]:
     return cost
 
 
-def _ordered(tasks: list[Task], order: str, seed: int) -> list[Task]:
+def ordered_tasks(tasks: list[Task], order: str, seed: int) -> list[Task]:
     if order == "shuffled":
         tasks = tasks[:]
         random.Random(seed).shuffle(tasks)
     return tasks
 
 
-def _run(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
+def run_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
          table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict],
          lm_setup: Callable[[], object] | None = None) -> RunStats:
     stats = RunStats(n_tasks=len(tasks))
@@ -115,7 +115,7 @@ def _run(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: Ru
     return stats
 
 
-def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_program: LoadedProgram,
+def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_program: LoadedProgram | None,
                  lm: LMConfig, runner: RunnerConfig, job: ProfileJobConfig, seed: int = 0,
                  lm_setup: Callable[[], object] | None = None) -> list[RunStats]:
     """User profiles from training items, then item profiles from item text and takers' profiles.
@@ -131,8 +131,8 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
         key = {"split_id": split_id, "kind": kind, "lm": lm_id, "prompt_hash": loaded.prompt_hash}
         done = done_keys(store, "profiles", ("entity_idx",), key, runner.retry_failed)
         tasks = [Task(key=(entity,), call=call_for(entity)) for entity in entities if (entity,) not in done]
-        return _run(
-            store, _ordered(tasks, job.order, seed), f"profiles:{kind}", lm, runner, job, "profiles",
+        return run_job(
+            store, ordered_tasks(tasks, job.order, seed), f"profiles:{kind}", lm, runner, job, "profiles",
             key_of=lambda task: key | {"entity_idx": task.key[0]},
             result_of=lambda outcome: {"profile": to_json(outcome.prediction.profile),
                                        "text": text_of(outcome.prediction.profile)},
@@ -204,8 +204,8 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
     if missing_profiles:
         print(f"{missing_profiles} user-view calls skipped: their users have no profile for this LM and prompt; "
               "run `python -m judge profiles` first.")
-    return _run(
-        store, _ordered(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
+    return run_job(
+        store, ordered_tasks(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
         key_of=lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
                              "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
         result_of=lambda outcome: {"label": outcome.prediction.verdict.label,

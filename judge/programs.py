@@ -11,7 +11,10 @@ from typing import Literal
 import dspy
 
 from judge.signatures import (
+    ContrastNegativeSignature,
+    HardnessScoreSignature,
     ItemViewSignature,
+    PreferenceUpdateSignature,
     ProfileItemSignature,
     ProfileUserSignature,
     UserViewSignature,
@@ -94,3 +97,38 @@ class DualPerspectiveJudge(dspy.Module):
             item_verdict=item_verdict,
             hard=is_hard(user_verdict.label, item_verdict.label, self.rule),
         )
+
+
+class LLMHDScorer(dspy.Module):
+    """LLMHD's pointwise scorer: a candidate positive's consistency with the summarized preference, 1-10
+    (high: a hard sample to keep; low: noise)."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(HardnessScoreSignature)
+
+    def forward(self, user_preference: str, candidate_item: str) -> dspy.Prediction:
+        return self.predict(user_preference=user_preference, candidate_item=candidate_item)
+
+
+class LLMHDPreferenceUpdate(dspy.Module):
+    """LLMHD's iterative preference update: the summary revised with the items last scored as likes and dislikes."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(PreferenceUpdateSignature)
+
+    def forward(self, user_preference: str, liked_items: list[str], disliked_items: list[str]) -> dspy.Prediction:
+        return self.predict(user_preference=user_preference, liked_items=liked_items, disliked_items=disliked_items)
+
+
+class ContrastNegative(dspy.Module):
+    """HNLMRec-style semantic negative: a description of an item that resembles the user's history but
+    that the user would not enjoy (mapped to real items by embedding search)."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = dspy.Predict(ContrastNegativeSignature)
+
+    def forward(self, history: list[str]) -> dspy.Prediction:
+        return self.predict(history=history)

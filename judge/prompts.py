@@ -14,7 +14,14 @@ from pathlib import Path
 import dspy
 from pydantic import TypeAdapter
 
-from judge.programs import DualPerspectiveJudge, ProfileItem, ProfileUser
+from judge.programs import (
+    ContrastNegative,
+    DualPerspectiveJudge,
+    LLMHDPreferenceUpdate,
+    LLMHDScorer,
+    ProfileItem,
+    ProfileUser,
+)
 from recsys.store import Store
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -22,6 +29,9 @@ PROGRAMS = {
     "profile_user": ProfileUser,
     "profile_item": ProfileItem,
     "dual_judge": DualPerspectiveJudge,
+    "llmhd_score": LLMHDScorer,
+    "llmhd_update": LLMHDPreferenceUpdate,
+    "contrast_negative": ContrastNegative,
 }
 
 

@@ -30,6 +30,22 @@ class Verdict(BaseModel):
     rationale: str = Field(max_length=160, description="One short sentence of evidence.")
 
 
+class HardnessScore(BaseModel):
+    score: int = Field(ge=1, le=10, description="1: the item is clearly outside the user's preference; "
+                       "10: it clearly fits it.")
+    reason: str = Field(max_length=160, description="One short sentence of evidence.")
+
+
+class PreferenceSummary(BaseModel):
+    summary: str = Field(max_length=300, description="Two or three sentences on what this user enjoys.")
+
+
+class ContrastItem(BaseModel):
+    title: str = Field(max_length=80, description="A plausible title for the item.")
+    genres: list[Genre] = Field(max_length=3, description="Its genres.")
+    description: str = Field(max_length=200, description="One or two sentences on what the item is.")
+
+
 class ProfileUserSignature(dspy.Signature):
     """Summarize a user's taste from the items they interacted with in training."""
 
@@ -59,3 +75,28 @@ class ItemViewSignature(dspy.Signature):
     user_top_items: list[str] = dspy.InputField(desc="The user's highest-scored interacted items.")
     candidate_item: str = dspy.InputField(desc="The item to judge.")
     verdict: Verdict = dspy.OutputField()
+
+
+class HardnessScoreSignature(dspy.Signature):
+    """Score from 1 to 10 how consistent the item the user interacted with is with the user's preference."""
+
+    user_preference: str = dspy.InputField(desc="A summary of what the user enjoys.")
+    candidate_item: str = dspy.InputField(desc="An item the user interacted with.")
+    hardness: HardnessScore = dspy.OutputField()
+
+
+class PreferenceUpdateSignature(dspy.Signature):
+    """Revise the summary of the user's preference: add what the liked items show, and drop what the
+    disliked items would wrongly suggest."""
+
+    user_preference: str = dspy.InputField(desc="The current summary of what the user enjoys.")
+    liked_items: list[str] = dspy.InputField(desc="Items that fit the user's preference.")
+    disliked_items: list[str] = dspy.InputField(desc="Items that do not fit it, though the user interacted with them.")
+    preference: PreferenceSummary = dspy.OutputField()
+
+
+class ContrastNegativeSignature(dspy.Signature):
+    """Describe one item this user would NOT enjoy, although it resembles the items they interacted with."""
+
+    history: list[str] = dspy.InputField(desc="Items the user interacted with, most recent first.")
+    negative_item: ContrastItem = dspy.OutputField()

@@ -66,7 +66,7 @@ def oracle_decisions(store: Store, candidate_set: str) -> pd.DataFrame:
     return pairs[DECISION_COLUMNS]
 
 
-def _edges(frame: pd.DataFrame) -> torch.Tensor:
+def decision_edges(frame: pd.DataFrame) -> torch.Tensor:
     return torch.as_tensor(frame[["user_idx", "item_idx"]].to_numpy().T.copy(), dtype=torch.long).reshape(2, -1)
 
 
@@ -74,7 +74,7 @@ def augmented_graph(data: SplitData, decisions: pd.DataFrame) -> tuple[torch.Ten
     """G' from G and the decisions; returns its edges and the counts removed and added."""
     remove = decisions[(decisions.kind == "low_score_positive") & (decisions.decision == "noise")]
     add = decisions[(decisions.kind == "high_score_negative") & (decisions.decision == "hard")]
-    edges = edit_graph(data.train, _edges(remove), _edges(add), data.num_items)
+    edges = edit_graph(data.train, decision_edges(remove), decision_edges(add), data.num_items)
     return edges, {"edges_removed": len(remove), "edges_added": len(add), "edges_in_g_prime": edges.size(1)}
 
 

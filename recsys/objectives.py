@@ -149,11 +149,15 @@ class TCEObjective(_PerEdgeObjective):
     are left out of the loss (and of the L2 term), with the official schedule
     drop_rate(t) = linspace(0, max_drop_rate, num_gradual)[t], and max_drop_rate for t >= num_gradual.
     (The official code keeps int((1 - r) * B) pairs, so it can drop one pair more.)
+
+    ``protected`` ([E] bool, optional) marks edges that are never dropped (LLMHD's LLM-judged hard samples).
     """
 
-    def __init__(self, edges, adj, sampler, reg: float, num_items: int, max_drop_rate: float, num_gradual: int):
+    def __init__(self, edges, adj, sampler, reg: float, num_items: int, max_drop_rate: float, num_gradual: int,
+                 protected: torch.Tensor | None = None):
         super().__init__(edges, adj, sampler, reg, num_items)
         self.max_drop_rate, self.num_gradual = max_drop_rate, num_gradual
+        self.protected = protected if protected is not None else torch.zeros(edges.size(1), dtype=torch.bool)
         self.step = 0
         self.dropped_count = torch.zeros(edges.size(1))
         self.last_dropped = torch.empty(0, dtype=torch.long)  # edge ids dropped by the last batch
@@ -167,11 +171,14 @@ class TCEObjective(_PerEdgeObjective):
     def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
         user_emb, item_emb = model.user_item_embeddings(self.adj)
         pos, neg, negatives = _pair_scores(self.sampler, user_emb, item_emb, users, positives, generator)
-        num_drop = int(self.drop_rate(self.step) * users.numel())
-        self.step += 1
-        order = F.softplus(neg - pos).detach().argsort(descending=True)  # softplus(-x) = -ln sigma(x)
-        dropped, kept = order[:num_drop], order[num_drop:]
         ids = self.edge_ids(users, positives)
+        loss = F.softplus(neg - pos).detach()  # softplus(-x) = -ln sigma(x)
+        protected = self.protected[ids]
+        loss[protected] = float("-inf")
+        num_drop = min(int(self.drop_rate(self.step) * users.numel()), int((~protected).sum()))
+        self.step += 1
+        order = loss.argsort(descending=True)
+        dropped, kept = order[:num_drop], order[num_drop:]
         self.seen_count.index_add_(0, ids, torch.ones(ids.numel()))
         self.dropped_count.index_add_(0, ids[dropped], torch.ones(num_drop))
         self.last_dropped = ids[dropped]

@@ -35,10 +35,13 @@ from recsys.denoise import (
     llm_decisions,
     oracle_decisions,
 )
+from recsys.graph import edge_keys, normalized_adjacency
+from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items
+from recsys.llmhd import LLMHDConfig, llmhd_decisions, llmhd_objective
 from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.objectives import BaselineConfig, build_objective
 from recsys.runs import config_hash, record_training
-from recsys.sampling import SemanticNegativeSampler
+from recsys.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.semantic import (
     AlignmentConfig,
     SemanticIndex,
@@ -50,7 +53,7 @@ from recsys.semantic import (
 )
 from recsys.split import DataConfig, SplitData, load_split, make_split, split_summary
 from recsys.store import Store
-from recsys.trainer import OptimConfig, TrainResult, build_model, fit, train_bpr
+from recsys.trainer import BPRObjective, OptimConfig, TrainResult, build_model, fit, train_bpr
 
 
 class PretrainConfig(OptimConfig, DataConfig):
@@ -106,11 +109,10 @@ class Stages:
             return load_split(self.store, split_id)
 
     # -- LLM stages -----------------------------------------------------------------------------
-    def programs(self):
+    def programs(self, names: tuple[str, ...] = ("profile_user", "profile_item", "dual_judge")):
         from judge.prompts import load_program
 
-        return {name: load_program(name, prompts_dir=self.config.prompts_dir)
-                for name in ("profile_user", "profile_item", "dual_judge")}
+        return {name: load_program(name, prompts_dir=self.config.prompts_dir) for name in names}
 
     def lm_setup(self):
         from judge.lm import configure_dspy
@@ -118,14 +120,14 @@ class Stages:
         with self.console.status("Starting the language model...", spinner="dots"):
             return configure_dspy(self.config)
 
-    def profiles(self, split_id: str, programs) -> None:
+    def profiles(self, split_id: str, programs, kinds: tuple[str, ...] = ("user", "item")) -> None:
         from judge.jobs import ProfileJobConfig, run_profiles
 
         config = self.config
         with self.stage("profiles"):
-            job = ProfileJobConfig(max_history=config.max_history, max_takers=config.max_takers,
+            job = ProfileJobConfig(kinds=list(kinds), max_history=config.max_history, max_takers=config.max_takers,
                                    max_users=config.max_users, max_items=config.max_items)
-            stats = run_profiles(self.store, split_id, programs["profile_user"], programs["profile_item"],
+            stats = run_profiles(self.store, split_id, programs["profile_user"], programs.get("profile_item"),
                                  config, config, job, config.seed, lm_setup=self.lm_setup)
             self.note("profiles", ", ".join(
                 f"{kind} {s.n_ok} new ok, {s.n_failed} failed" for kind, s in zip(job.kinds, stats)))
@@ -195,14 +197,16 @@ class Stages:
             return user_sem, item_sem, neighbours
 
     # -- candidates -----------------------------------------------------------------------------
-    def candidates(self, data: SplitData) -> str:
+    def candidates(self, data: SplitData, **overrides) -> str:
+        """The candidate set of the config (``overrides``: CandidateConfig fields, e.g. LLMHD's pruning)."""
         config = self.config
         with self.stage("pretrain + candidates"):
             # The default schedule, not the full model's: tuning --lr or --epochs must not re-buy verdicts.
             candidate_set, created = pretrain_candidates(
                 self.store, data, PretrainConfig.model_validate(
                     config.data_config().model_dump() | {"model": config.backbone}),
-                CandidateConfig.model_validate(config.model_dump(include=set(CandidateConfig.model_fields))),
+                CandidateConfig.model_validate(
+                    config.model_dump(include=set(CandidateConfig.model_fields)) | overrides),
                 config.progress, config.store_flush_seconds)
             with self.store.connect() as con:
                 counts = dict(con.execute("SELECT kind, count(*) FROM candidates WHERE candidate_set = ? "
@@ -228,12 +232,72 @@ class Stages:
                                           programs["dual_judge"].prompt_hash,
                                           lambda u, i: is_hard(u, i, config.judge_rule))
             g_prime, counts = augmented_graph(data, decisions)
-            confusion = hard_noise_confusion(self.store, data.split_id, candidate_set, decisions)
-            self.report.confusion = confusion
-            self.report.metrics["denoise"] = confusion_metrics(confusion) | counts
+            self.record_confusion(data, candidate_set, decisions, counts)
             self.note("graph edit", f"{config.judge} judge: removed {counts['edges_removed']} edges, "
                                     f"added {counts['edges_added']}; G' has {counts['edges_in_g_prime']}")
             return g_prime
+
+    def record_confusion(self, data: SplitData, candidate_set: str, decisions: pd.DataFrame, counts: dict) -> None:
+        """What the decisions did to injected and clean candidates, for the run's metrics and the summary."""
+        confusion = hard_noise_confusion(self.store, data.split_id, candidate_set, decisions)
+        self.report.confusion = confusion
+        self.report.metrics["denoise"] = confusion_metrics(confusion) | counts
+
+    # -- the LLM baselines ----------------------------------------------------------------------
+    def llmhd_scores(self, candidate_set: str, programs) -> dict[tuple[int, int], float]:
+        from judge.baseline_jobs import llmhd_hash, llmhd_scores, run_llmhd
+        from judge.lm import lm_identity
+
+        config = self.config
+        with self.stage("llmhd scoring"):
+            stats = run_llmhd(self.store, candidate_set, programs["llmhd_score"], programs["llmhd_update"],
+                              programs["profile_user"].prompt_hash, config, config,
+                              LLMHDConfig.model_validate(config.model_dump(include=set(LLMHDConfig.model_fields))),
+                              config.seed, lm_setup=self.lm_setup)
+            self._raise_if_stopped(stats, "llmhd scoring")
+            scores = llmhd_scores(self.store, candidate_set, lm_identity(config), llmhd_hash(
+                programs["llmhd_score"], programs["llmhd_update"], programs["profile_user"].prompt_hash))
+            self.report.metrics["llm"] = {"lm_calls_new": sum(s.lm_calls for s in stats), "scored_pairs": len(scores)}
+            self.note("llmhd scoring", f"{len(scores)} candidates scored, {sum(s.n_ok for s in stats)} new ok, "
+                                       f"{sum(s.n_failed for s in stats)} failed, {sum(s.lm_calls for s in stats)} "
+                                       f"LM calls over {config.llmhd_rounds} update round(s)")
+            return scores
+
+    def contrast_negatives(self, data: SplitData, program) -> torch.Tensor:
+        """[U, k] the real items nearest to each user's generated negative (-1 padded)."""
+        from judge.baseline_jobs import contrast_negative_texts, run_contrast_negatives
+        from judge.embeddings import Encoder
+        from judge.lm import lm_identity
+
+        config = self.config
+        with self.stage("generated negatives"):
+            stats = run_contrast_negatives(self.store, data.split_id, program, config, config, config.max_users,
+                                           config.max_history, config.seed, lm_setup=self.lm_setup)
+            self._raise_if_stopped([stats], "generated negatives")
+            texts = contrast_negative_texts(self.store, data.split_id, lm_identity(config), program.prompt_hash)
+            self.note("generated negatives", f"{len(texts)} users with a description ({stats.n_ok} new ok, "
+                                             f"{stats.n_failed} failed, {stats.lm_calls} LM calls)")
+        with self.stage("negative mapping"):
+            encoder = Encoder(config)
+            items_text = entity_texts(self.store, data.split_id)[1]
+            users = sorted(texts)
+            item_vecs = cached_encode(self.store, encoder, items_text)
+            description_vecs = cached_encode(self.store, encoder, [texts[u] for u in users]) if users else []
+            hard = map_to_items(dict(zip(users, description_vecs)), item_vecs, data.train, data.num_users,
+                                config.hnlmrec_negatives)
+            mapped = hard[hard >= 0]
+            held_out = torch.cat([data.valid, data.test], dim=1)
+            rows = hard.clamp(min=0)
+            in_held_out = torch.isin(torch.arange(data.num_users)[:, None] * data.num_items + rows,
+                                     edge_keys(held_out, data.num_items)) & (hard >= 0)
+            self.report.metrics["negatives"] = {
+                "users_with_negatives": int((hard >= 0).any(1).sum()), "mapped_negatives": int(mapped.numel()),
+                "distinct_items": int(mapped.unique().numel()),
+                "heldout_positive_share": float(in_held_out.sum() / max(mapped.numel(), 1))}
+            self.note("negative mapping", f"{encoder.identity} + FAISS: {mapped.numel()} negatives "
+                      f"({mapped.unique().numel()} distinct items) for {int((hard >= 0).any(1).sum())} users; "
+                      f"{float(in_held_out.sum() / max(mapped.numel(), 1)):.1%} are held-out positives")
+            return hard
 
 
 class BudgetExhausted(RuntimeError):
@@ -317,29 +381,81 @@ def run_baseline(config, console: Console, hash_exclude: set[str]) -> tuple[str,
         programs = stages.programs()
         stages.profiles(data.split_id, programs)
         text = stages.embeddings(data, programs)
-    seed = config.training_seed
-    optim = config.optim_config()
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
+    objective = build_objective(config.model, data, _baseline_config(config), config.optim_config().reg, model, text)
+
+    def report_edges(result: TrainResult) -> None:
+        if hasattr(objective, "edge_report"):
+            result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
+
+    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude, report_edges)
+    return run_id, result, stages.report
+
+
+def _train_baseline(stages: Stages, data: SplitData, model: torch.nn.Module, objective, hash_exclude: set[str],
+                    report_edges=None) -> tuple[str, TrainResult]:
+    """Fit ``objective`` and record the run under ``config.model`` (shared by every baseline);
+    ``report_edges(result)`` may add denoising metrics once training ends."""
+    config = stages.config
+    seed, optim = config.training_seed, config.optim_config()
+
+    def train(on_epoch) -> TrainResult:
+        result = fit(model, data, objective, optim, seed, on_epoch, config.progress, desc=config.model)
+        if report_edges is not None:
+            report_edges(result)
+        return result
+
     with stages.stage("train"):
-        torch.manual_seed(seed)
-        model = build_model(data, config.backbone, optim)
-        objective = build_objective(
-            config.model, data, BaselineConfig.model_validate(config.model_dump(include=set(BaselineConfig.model_fields))),
-            optim.reg, model, text)
-
-        def train(on_epoch) -> TrainResult:
-            result = fit(model, data, objective, optim, seed, on_epoch, config.progress, desc=config.model)
-            if hasattr(objective, "edge_report"):
-                result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
-            return result
-
         run_id, result = record_training(
             stages.store, data.split_id, config.model, config, train, hash_exclude=hash_exclude,
-            flush_seconds=config.store_flush_seconds,
+            flush_seconds=config.store_flush_seconds, extra_metrics=stages.report.metrics,
             extra_timings=stages.report.stage_timings())
         stages.report.metrics.update(result.extra_metrics)
         stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
                              f"{result.timings['seconds_per_epoch']:.2f} s/epoch")
+    return run_id, result
+
+
+def run_llmhd(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
+    """LLMHD: variance-pruned low-score positives, scored by the LM against the (updated) preference
+    summary; the noise leaves G and T-CE never truncates the hard ones (:mod:`recsys.llmhd`)."""
+    stages = Stages(config, console)
+    data = stages.data()
+    programs = stages.programs(("profile_user", "llmhd_score", "llmhd_update"))
+    stages.profiles(data.split_id, programs, kinds=("user",))
+    candidate_set = stages.candidates(data, prune_by_variance=True, high_negatives=0)
+    scores = stages.llmhd_scores(candidate_set, programs)
+    with stages.stage("graph edit"):
+        decisions = llmhd_decisions(scores, config.llmhd_keep_score)
+        torch.manual_seed(config.training_seed)
+        model = build_model(data, config.backbone, config.optim_config())
+        objective, counts = llmhd_objective(data, decisions, _baseline_config(config), config.optim_config().reg)
+        stages.record_confusion(data, candidate_set, decisions, counts)
+        stages.note("graph edit", f"removed {counts['edges_removed']} edges judged noise; "
+                                  f"{counts['edges_protected']} judged hard are never truncated")
+    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
     return run_id, result, stages.report
+
+
+def run_hnlmrec(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
+    """HNLMRec-style negatives: each user's generated negative, mapped to real items, mixed into BPR."""
+    stages = Stages(config, console)
+    data = stages.data()
+    program = stages.programs(("contrast_negative",))["contrast_negative"]
+    hard = stages.contrast_negatives(data, program)
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
+    sampler = MixedNegativeSampler(UniformNegativeSampler(data.train, data.num_items),
+                                   FixedHardNegativeSampler(hard), config.hnlmrec_share)
+    objective = BPRObjective(data.train, normalized_adjacency(data.train, data.num_users, data.num_items), sampler,
+                             config.optim_config().reg)
+    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
+    return run_id, result, stages.report
+
+
+def _baseline_config(config) -> BaselineConfig:
+    return BaselineConfig.model_validate(config.model_dump(include=set(BaselineConfig.model_fields)))
 
 
 def stage_table(report: PipelineReport) -> Table:

@@ -46,7 +46,8 @@ def code_version() -> str:
 
 # Fields added after stores with results existed: at these values they are left out of the hash, so
 # earlier runs and candidate sets (and the verdicts bought for them) keep matching.
-LATER_FIELD_DEFAULTS = {"label_reserve": 0.0}
+LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "llmhd_keep_score": 6, "llmhd_like_score": 8,
+                        "llmhd_dislike_score": 3, "llmhd_rounds": 1, "hnlmrec_negatives": 10, "hnlmrec_share": 0.2}
 
 
 def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:

@@ -89,12 +89,13 @@ class SemanticNegativeSampler:
 
 
 class MixedNegativeSampler:
-    """Uniform negatives with a ``share`` of them replaced by semantic hard negatives.
+    """Uniform negatives with a ``share`` of them replaced by semantic hard negatives (a hard sampler
+    may return -1 for a user it has none for: that draw stays uniform).
 
     Keeps the seconds spent refreshing and sampling in ``seconds`` (the trainer reports its share).
     """
 
-    def __init__(self, uniform: UniformNegativeSampler, semantic: SemanticNegativeSampler | None, share: float):
+    def __init__(self, uniform: UniformNegativeSampler, semantic, share: float):
         self.uniform, self.semantic, self.share = uniform, semantic, share
         self.seconds = 0.0
 
@@ -109,7 +110,8 @@ class MixedNegativeSampler:
         start = time.perf_counter()
         negatives = self.uniform.sample(users, generator)
         if self.semantic is not None:
-            take = torch.rand(users.shape, generator=generator) < self.share
-            negatives[take] = self.semantic.sample(users[take], generator)
+            take = (torch.rand(users.shape, generator=generator) < self.share).nonzero().squeeze(1)
+            drawn = self.semantic.sample(users[take], generator)
+            negatives[take[drawn >= 0]] = drawn[drawn >= 0]
         self.seconds += time.perf_counter() - start
         return negatives

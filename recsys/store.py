@@ -314,6 +314,38 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        6,
+        "method outputs: what the LLM baselines' programs wrote (LLMHD scores and summaries, HNLMRec negatives)",
+        """
+        -- One row per (task, scope, user, item, round, LM, prompt), written and resumed like a verdict.
+        -- scope is the candidate set (LLMHD) or the split (HNLMRec); item_idx is -1 for per-user rows.
+        CREATE TABLE method_outputs (
+            task              VARCHAR NOT NULL CHECK (task IN ('llmhd_score', 'llmhd_update', 'hnlmrec_negative')),
+            scope             VARCHAR NOT NULL,
+            user_idx          INTEGER NOT NULL,
+            item_idx          INTEGER NOT NULL,
+            round             INTEGER NOT NULL,
+            lm                VARCHAR NOT NULL,
+            prompt_hash       VARCHAR NOT NULL,
+            status            VARCHAR NOT NULL CHECK (status IN ('ok', 'failed')),
+            output            JSON,
+            text              VARCHAR,
+            score             DOUBLE,
+            error_kind        VARCHAR,
+            error             VARCHAR,
+            raw_output        VARCHAR,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            latency_s         DOUBLE,
+            cost              DOUBLE,
+            attempts          INTEGER NOT NULL,
+            judge_run_id      VARCHAR NOT NULL,
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (task, scope, user_idx, item_idx, round, lm, prompt_hash)
+        );
+        """,
+    ),
 )
 
 

@@ -25,6 +25,8 @@ from judge.runner import RunnerConfig
 from recsys.baselines import PopularityRanking, RandomRanking
 from recsys.candidates import CandidateConfig
 from recsys.datasets import DataValidationError
+from recsys.hnlmrec import HNLMRecConfig
+from recsys.llmhd import LLMHDConfig
 from recsys.llmhni import LLMHNIConfig
 from recsys.objectives import BaselineConfig
 from recsys.pipeline import (
@@ -32,6 +34,8 @@ from recsys.pipeline import (
     PipelineReport,
     confusion_table,
     run_baseline,
+    run_hnlmrec,
+    run_llmhd,
     run_llmhni,
     stage_table,
 )
@@ -42,10 +46,11 @@ from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
 from recsys.trainer import OptimConfig, TrainResult, evaluate_fixed, train_bpr
 
 BASELINES = ("dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con")
-MODELS = ("llmhni", "lightgcn", "ngcf", *BASELINES, "popularity", "random")
+LLM_BASELINES = ("llmhd", "hnlmrec")
+MODELS = ("llmhni", "lightgcn", "ngcf", *BASELINES, *LLM_BASELINES, "popularity", "random")
 
 
-class TrainConfig(BaseSettings, LLMHNIConfig, BaselineConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
+class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, BaselineConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
                   RunnerConfig, OptimConfig, DataConfig):
     """Train and evaluate a recommender on a noisy split (default: the full LLMHNI model on ml-100k
     with 10% realistic noise and the embedded LM).
@@ -53,7 +58,8 @@ class TrainConfig(BaseSettings, LLMHNIConfig, BaselineConfig, AlignmentConfig, C
     llmhni runs every stage (profiles, embeddings, alignment, pretrain + candidates, verdicts, graph
     edit, training), reusing what the store holds. The --no-* switches give the ablations, and
     --judge oracle gives the analysis upper bound. lightgcn/ngcf train a backbone alone with BPR;
-    dns, tce, rce, sgl, simgcl and rlmrec_con are baselines on --backbone; popularity/random are
+    dns, tce, rce, sgl, simgcl and rlmrec_con are baselines on --backbone, and llmhd and hnlmrec
+    the LLM baselines (their LM work is stored and resumed like the judge's); popularity/random are
     untrained floors. Every run is recorded in the DuckDB store.
     """
 
@@ -68,7 +74,9 @@ class TrainConfig(BaseSettings, LLMHNIConfig, BaselineConfig, AlignmentConfig, C
     model: Literal[MODELS] = Field(
         "llmhni", description="llmhni: the full pipeline; lightgcn/ngcf: a backbone alone with BPR; "
         "dns: dynamic hard negatives; tce/rce: ADT's truncated/reweighted loss; sgl/simgcl: graph "
-        "contrastive learning; rlmrec_con: alignment to LLM profile embeddings; popularity/random: floors."
+        "contrastive learning; rlmrec_con: alignment to LLM profile embeddings; llmhd: an LLM scorer of "
+        "variance-pruned positives over T-CE; hnlmrec: LLM-generated negatives mapped to real items; "
+        "popularity/random: floors."
     )
     backbone: Literal["lightgcn", "ngcf"] = Field(
         "lightgcn", description="The graph encoder of the full model and of the baselines.")
@@ -127,6 +135,10 @@ def run_with_report(config: TrainConfig, console: Console | None = None
         return run_llmhni(config, console, NON_RESULT_FIELDS)
     if config.model in BASELINES:
         return run_baseline(config, console, NON_RESULT_FIELDS)
+    if config.model == "llmhd":
+        return run_llmhd(config, console, NON_RESULT_FIELDS)
+    if config.model == "hnlmrec":
+        return run_hnlmrec(config, console, NON_RESULT_FIELDS)
     store = Store(config.store)
     with console.status("Preparing the dataset and split...", spinner="dots"):
         split_id = make_split(store, config.data_config())

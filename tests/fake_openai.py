@@ -19,6 +19,13 @@ def answer_for(schema_properties: dict, prompt: str) -> dict:
         # Deterministic but varied: the label depends on the prompt text.
         label = ("High", "Mid", "Low")[sum(map(ord, prompt)) % 3]
         return {"verdict": {"label": label, "rationale": "fake rationale"}}
+    if "hardness" in schema_properties:
+        # A varied score, so that LLMHD's decisions and updates see likes, dislikes and middles.
+        return {"hardness": {"score": 1 + sum(map(ord, prompt)) % 10, "reason": "fake reason"}}
+    if "preference" in schema_properties:
+        return {"preference": {"summary": "Likes dramas, not comedies."}}
+    if "negative_item" in schema_properties:
+        return {"negative_item": {"title": "A loud comedy", "genres": ["Comedy"], "description": "Slapstick."}}
     profile = schema_properties.get("profile", {})
     ref = profile.get("$ref", "")
     if "UserProfile" in ref:

@@ -105,3 +105,40 @@ def test_default_models_end_to_end_on_one_user(tmp_path, ratings):
     assert query(cfg.store, "SELECT kind, count(*) FROM profiles WHERE status = 'ok' GROUP BY kind ORDER BY kind") \
         == [("item", 1), ("user", 1)]
     assert "all-MiniLM-L6-v2" in report.notes["embeddings"]
+
+
+def test_llmhd_scores_pruned_positives_updates_preferences_and_resumes(tmp_path, ratings, fake):
+    cfg = config(tmp_path, ratings, fake, model="llmhd", llmhd_rounds=1)
+    run_id, result, report = run_with_report(cfg)
+    assert list(report.stage_seconds) == ["data", "profiles", "pretrain + candidates", "llmhd scoring",
+                                          "graph edit", "train"]
+    assert result.epochs_run == 4 and all(0 <= v <= 1 for v in result.test.values())
+    # user profiles only, and a variance-pruned candidate set of positives (no negatives to score)
+    assert query(cfg.store, "SELECT kind, count(*) FROM profiles GROUP BY kind") == [("user", 6)]
+    candidate_set, params = query(cfg.store, "SELECT candidate_set, params FROM candidate_sets")[0]
+    assert "|variance=" in candidate_set and json.loads(params)["high_negatives"] == 0
+    assert query(cfg.store, "SELECT count(*) FROM method_outputs WHERE task = 'llmhd_score' AND round = 0") == [(12,)]
+    updates = query(cfg.store, "SELECT count(*) FROM method_outputs WHERE task = 'llmhd_update'")[0][0]
+    rescored = query(cfg.store, "SELECT count(DISTINCT user_idx) FROM method_outputs "
+                                "WHERE task = 'llmhd_score' AND round = 1")[0][0]
+    assert 0 < updates == rescored <= 6
+    denoise = report.metrics["denoise"]
+    assert denoise["edges_removed"] + denoise["edges_protected"] == 12
+    stored = dict(query(cfg.store, "SELECT name, value FROM metrics WHERE run_id = ? AND split = 'denoise'", [run_id]))
+    assert stored["edges_removed"] == denoise["edges_removed"]
+
+    requests_before = fake.requests
+    _, again, _ = run_with_report(cfg)
+    assert fake.requests == requests_before and again.test == result.test
+
+
+def test_hnlmrec_maps_generated_negatives_to_unobserved_items(tmp_path, ratings, fake):
+    cfg = config(tmp_path, ratings, fake, model="hnlmrec", hnlmrec_negatives=4, hnlmrec_share=0.5)
+    run_id, result, report = run_with_report(cfg)
+    assert list(report.stage_seconds) == ["data", "generated negatives", "negative mapping", "train"]
+    assert query(cfg.store, "SELECT count(*), min(text) FROM method_outputs WHERE task = 'hnlmrec_negative'") == \
+        [(6, "A loud comedy. Genres: Comedy. Slapstick.")]
+    negatives = report.metrics["negatives"]
+    assert negatives["users_with_negatives"] == 6 and negatives["mapped_negatives"] == 24
+    assert query(cfg.store, "SELECT status FROM runs WHERE run_id = ?", [run_id]) == [("finished",)]
+    assert result.epochs_run == 4

@@ -39,6 +39,8 @@ EXPECTED_TABLES = {
     "label_sets",
     "labeled_pairs",
     "judge_evals",
+    # migration 6: the LLM baselines' outputs
+    "method_outputs",
 }
 
 EXTRA_MIGRATION = Migration(

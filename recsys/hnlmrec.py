@@ -1,0 +1,66 @@
+"""HNLMRec-style semantic negatives (DESIGN.md's related method) as a training method.
+
+The LM (:func:`judge.baseline_jobs.run_contrast_negatives`) writes, per user, a short description of
+an item they would *not* like although it resembles their history. Here the description is embedded
+with the same encoder as the items' own texts and mapped through FAISS to its nearest real items
+that the user has no training edge with; those are the user's hard negatives, mixed into BPR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import BaseModel, Field
+
+from recsys.semantic import SemanticIndex
+
+
+class HNLMRecConfig(BaseModel):
+    """How many real items each generated negative maps to, and how often BPR uses them."""
+
+    hnlmrec_negatives: int = Field(10, gt=0, description="HNLMRec: nearest real items per generated negative "
+                                   "(excluding the user's training items) used as hard negatives.")
+    hnlmrec_share: float = Field(0.2, ge=0, le=1, description="HNLMRec: share of BPR negatives drawn from a user's "
+                                 "mapped items (as LLMHNI's semantic_share); users without one get uniform negatives.")
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def map_to_items(description_vecs: dict[int, np.ndarray], item_vecs: np.ndarray, train: torch.Tensor,
+                 num_users: int, k: int) -> torch.Tensor:
+    """[U, k] each user's ``k`` nearest real items to their generated negative (cosine, FAISS), skipping
+    the user's training items; -1 pads users without a description (or with too few items left)."""
+    hard = torch.full((num_users, k), -1, dtype=torch.long)
+    if not description_vecs:
+        return hard
+    users = sorted(description_vecs)
+    observed: dict[int, set[int]] = {}
+    for u, i in train.T.tolist():
+        observed.setdefault(u, set()).add(i)
+    reach = min(len(item_vecs), k + max(len(observed.get(u, ())) for u in users))
+    _, nearest = SemanticIndex(_normalized(item_vecs)).search(
+        _normalized(np.stack([description_vecs[u] for u in users])), reach)
+    for row, u in enumerate(users):
+        kept = [i for i in nearest[row].tolist() if i >= 0 and i not in observed.get(u, ())][:k]
+        hard[u, : len(kept)] = torch.as_tensor(kept, dtype=torch.long)
+    return hard
+
+
+class FixedHardNegativeSampler:
+    """Draws uniformly from each user's fixed hard negatives ([U, k], -1 padded); -1 for users without any."""
+
+    def __init__(self, hard: torch.Tensor):
+        self.hard = hard
+        self.counts = (hard >= 0).sum(1)
+
+    def refresh(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
+        """The negatives do not depend on the model."""
+
+    def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        counts = self.counts[users]
+        column = (torch.rand(users.shape, generator=generator) * counts.clamp(min=1)).long()
+        drawn = self.hard[users, column]
+        return torch.where(counts > 0, drawn, torch.full_like(drawn, -1))

@@ -32,7 +32,11 @@ from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.train import MODELS, NON_RESULT_FIELDS, TrainConfig, run_with_report
 
 EVALS_DIR = Path(__file__).resolve().parent
-LLM_METHODS = {"llmhni": ("profiles", "verdicts"), "rlmrec_con": ("profiles",)}
+# The stored LM work each method's run reads (per split): see lm_work.
+LLM_METHODS = {"llmhni": ("user profiles", "item profiles", "verdicts"),
+               "rlmrec_con": ("user profiles", "item profiles"),
+               "llmhd": ("user profiles", "llmhd scores and updates"),
+               "hnlmrec": ("generated negatives",)}
 
 
 class BenchConfig(BaseSettings):
@@ -43,7 +47,7 @@ class BenchConfig(BaseSettings):
 
     dataset: str = Field("ml-100k", description="The dataset every cell trains on.")
     methods: list[str] = Field(
-        ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con", "llmhni"],
+        ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con", "llmhd", "hnlmrec", "llmhni"],
         description=f"Methods (python -m recsys.train --model), any of {', '.join(MODELS)}.")
     noise_ratios: list[float] = Field([0.0, 0.1, 0.2], description="Injected noise ratios.")
     noise_kinds: list[Literal["realistic", "random"]] = Field(["realistic"], description="Noise kinds.")
@@ -109,19 +113,26 @@ def read_results(store: Store, cells: pd.DataFrame) -> pd.DataFrame:
     return cells.merge(runs, on="run_id", how="left").merge(wide, on="run_id", how="left")
 
 
-def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, float]]:
-    """LM calls and tokens of the profiles and the verdicts stored for each split."""
+def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """LM calls and tokens of each kind of stored LM work (the keys of LLM_METHODS' values) per split."""
+    in_split_sets = ("IN (SELECT candidate_set FROM candidate_sets WHERE split_id = ? "
+                     "AND candidate_set NOT LIKE 'labels|%')")
+    sources = {
+        "user profiles": ("profiles", "split_id = ? AND kind = 'user'"),
+        "item profiles": ("profiles", "split_id = ? AND kind = 'item'"),
+        "verdicts": ("verdicts", f"candidate_set {in_split_sets}"),
+        "llmhd scores and updates": ("method_outputs", f"task LIKE 'llmhd%' AND scope {in_split_sets}"),
+        "generated negatives": ("method_outputs", "task = 'hnlmrec_negative' AND scope = ?"),
+    }
     work = {}
     with store.connect() as con:
         for split_id in split_ids:
             work[split_id] = {}
-            for table, where in (("profiles", "split_id = ?"),
-                                 ("verdicts", ("candidate_set IN (SELECT candidate_set FROM candidate_sets "
-                                               "WHERE split_id = ?) AND candidate_set NOT LIKE 'labels|%'"))):
+            for name, (table, where) in sources.items():
                 calls, tokens = con.execute(
                     f"SELECT coalesce(sum(attempts), 0), coalesce(sum(prompt_tokens + completion_tokens), 0) "
                     f"FROM {table} WHERE {where}", [split_id]).fetchone()
-                work[split_id][table] = {"calls": int(calls), "tokens": int(tokens)}
+                work[split_id][name] = {"calls": int(calls), "tokens": int(tokens)}
     return work
 
 
@@ -167,9 +178,9 @@ def efficiency_table(results: pd.DataFrame, work: dict) -> list[str]:
     for method, group in results.groupby("method", sort=False):
         calls = tokens = 0
         for split_id in group.split_id.dropna().unique():
-            for table in LLM_METHODS.get(method, ()):
-                calls += work[split_id][table]["calls"]
-                tokens += work[split_id][table]["tokens"]
+            for kind in LLM_METHODS.get(method, ()):
+                calls += work[split_id][kind]["calls"]
+                tokens += work[split_id][kind]["tokens"]
         per_epoch = group.seconds_per_epoch.mean() if "seconds_per_epoch" in group else float("nan")
         lines.append(f"| {method} | {per_epoch:.2f} | {group.best_epoch.mean():.0f} | "
                      f"{group.total_seconds.mean():.0f} | {calls} | {tokens} |")
@@ -225,8 +236,10 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         "",
         "## Efficiency",
         "",
-        ("Seconds on this machine's 2-core CPU; LM calls and tokens are those stored for the runs' splits "
-         "(the LLM stages run once per split and are reused by every seed)."),
+        ("Seconds on this machine's 2-core CPU. LM calls and tokens are the stored LM work each method reads, "
+         "summed over the noise settings: it is made once per split and reused by every seed, and work that "
+         "methods share (the user profiles) counts for each of them. "
+         + "; ".join(f"{method}: {', '.join(kinds)}" for method, kinds in LLM_METHODS.items()) + "."),
         "",
         *efficiency_table(results, work),
         "",

@@ -56,3 +56,15 @@ def test_label_probabilities_come_back_from_llama_cpp(embedded):
     assert probs is not None and set(probs) == {"High", "Mid", "Low"}
     assert abs(sum(probs.values()) - 1) < 1e-9
     assert probs[out.verdict.label] > 0  # the label it wrote was among the alternatives it weighed
+
+
+def test_llmhd_score_and_a_generated_negative_parse(embedded):
+    from judge.programs import ContrastNegative, LLMHDScorer
+    from judge.signatures import ContrastItem, HardnessScore
+
+    score = LLMHDScorer()(user_preference="Loves 1980s science fiction and horror films.",
+                          candidate_item="Aliens (1986). Genres: Action, Sci-Fi, Thriller.").hardness
+    assert isinstance(score, HardnessScore) and 1 <= score.score <= 10  # the schema's bounds held
+    negative = ContrastNegative()(history=["Alien (1979). Genres: Horror, Sci-Fi.",
+                                           "The Thing (1982). Genres: Action, Horror, Sci-Fi."]).negative_item
+    assert isinstance(negative, ContrastItem) and len(negative.genres) <= 3

@@ -56,3 +56,28 @@ def test_an_invalid_label_is_a_parse_failure_not_a_verdict():
     with configured([{"verdict": {"label": "Very High", "rationale": "?"}}] * 4):
         with pytest.raises(AdapterParseError):  # the batch runner records it as a failure
             DualPerspectiveJudge()(user_profile="p", user_top_items=["a"], candidate_item="b")
+
+
+def test_llmhd_scorer_parses_a_bounded_score_and_rejects_one_out_of_range():
+    from judge.programs import LLMHDScorer
+    from judge.signatures import HardnessScore
+
+    with configured([{"hardness": {"score": 7, "reason": "a sci-fi classic"}}]):
+        out = LLMHDScorer()(user_preference="Loves sci-fi.", candidate_item="Alien (1979)").hardness
+    assert isinstance(out, HardnessScore) and out.score == 7
+    with configured([{"hardness": {"score": 11, "reason": "too high"}}] * 2), pytest.raises(AdapterParseError):
+        LLMHDScorer()(user_preference="Loves sci-fi.", candidate_item="Alien (1979)")
+
+
+def test_llmhd_update_and_contrast_negative_parse():
+    from judge.baseline_jobs import contrast_item_text
+    from judge.programs import ContrastNegative, LLMHDPreferenceUpdate
+
+    with configured([{"preference": {"summary": "Sci-fi, not romance."}}]):
+        out = LLMHDPreferenceUpdate()(user_preference="Loves sci-fi.", liked_items=["Alien (1979)"],
+                                      disliked_items=["Titanic (1997)"])
+    assert out.preference.summary == "Sci-fi, not romance."
+    item = {"title": "Space Romance", "genres": ["Romance", "Sci-Fi"], "description": "Love on Mars."}
+    with configured([{"negative_item": item}]):
+        negative = ContrastNegative()(history=["Alien (1979)"]).negative_item
+    assert contrast_item_text(negative) == "Space Romance. Genres: Romance, Sci-Fi. Love on Mars."

@@ -134,6 +134,13 @@ def contrast_item_text(item: ContrastItem) -> str:
     return f"{item.title}. Genres: {', '.join(item.genres)}. {item.description}".strip()
 
 
+class _NegativeJob(BaseModel):
+    """What the negative job recorded in judge_runs was asked to do."""
+
+    max_users: int | None
+    max_history: int
+
+
 def run_contrast_negatives(store: Store, split_id: str, program: LoadedProgram, lm: LMConfig, runner: RunnerConfig,
                            max_users: int | None, max_history: int, seed: int = 0,
                            lm_setup: Callable[[], object] | None = None) -> RunStats:
@@ -154,13 +161,6 @@ def run_contrast_negatives(store: Store, split_id: str, program: LoadedProgram, 
         result_of=lambda outcome: {"output": to_json(outcome.prediction.negative_item),
                                    "text": contrast_item_text(outcome.prediction.negative_item)},
         seed=seed, lm_setup=lm_setup)
-
-
-class _NegativeJob(BaseModel):
-    """What the negative job recorded in judge_runs was asked to do."""
-
-    max_users: int | None
-    max_history: int
 
 
 def contrast_negative_texts(store: Store, split_id: str, lm_id: str, prompt_hash: str) -> dict[int, str]:

@@ -224,7 +224,8 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         f"Command: `{command}`. Each cell is a `python -m recsys.train` run on the same split per noise "
         "setting, validated on Recall@20 every epoch with patience 20; test metrics at the best validation "
         f"epoch, mean ± std over training seeds {bench.seeds}."
-        + (f" **{missing} cells are missing** (not run yet)." if missing else ""),
+        + (f" **{missing} cells are missing** (not run yet): the command trains them and reads every "
+           "finished cell back from the store." if missing else ""),
         "",
         *metric_table(results, bench),
         "",
@@ -236,7 +237,8 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         "",
         "## Efficiency",
         "",
-        ("Seconds on this machine's 2-core CPU. LM calls and tokens are the stored LM work each method reads, "
+        ("Seconds on this machine's 2-core CPU; runs that shared it with another job (an LM stage, the tests) "
+         "took up to about twice as long, so compare seconds within a factor of two. LM calls and tokens are the stored LM work each method reads, "
          "summed over the noise settings: it is made once per split and reused by every seed, and work that "
          "methods share (the user profiles) counts for each of them. "
          + "; ".join(f"{method}: {', '.join(kinds)}" for method, kinds in LLM_METHODS.items()) + "."),
@@ -258,7 +260,9 @@ def main(bench: BenchConfig) -> int:
     store = Store(bench.store)
     results = read_results(store, cells)
     work = lm_work(store, [s for s in results.split_id.dropna().unique()])
-    path = write_report(bench, results, work, "python -m evals.bench " + " ".join(sys.argv[1:]))
+    # --no-run only reports: the command that reproduces the report (and trains what is missing) omits it
+    command = "python -m evals.bench " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
+    path = write_report(bench, results, work, command)
     console.print(f"wrote {path} and {path.with_suffix('.png')}")
     return 0
 

@@ -30,12 +30,6 @@ from recsys.texts import item_texts, profile_texts, user_histories
 PER_USER = -1  # item_idx of a row about a user, not a pair
 
 
-def chained_hash(*programs: LoadedProgram | str) -> str:
-    """One hash over every program (or prompt hash) whose output feeds a row."""
-    hashes = [p if isinstance(p, str) else p.prompt_hash for p in programs]
-    return hashlib.sha256(json.dumps(hashes).encode()).hexdigest()[:16]
-
-
 def _outputs(store: Store, task: str, scope: str, lm_id: str, prompt_hash: str) -> dict[tuple[int, int, int], tuple]:
     """(user, item, round) -> (score, text) of the ok rows of one task."""
     with store.connect() as con:
@@ -56,7 +50,9 @@ def _run_outputs(store: Store, tasks: list[Task], task_name: str, scope: str, lm
 
 
 def llmhd_hash(score: LoadedProgram, update: LoadedProgram, user_prompt_hash: str) -> str:
-    return chained_hash(score, update, user_prompt_hash)
+    """The prompt hash of LLMHD's rows: the scorer, the update and the user profile all feed them."""
+    hashes = [score.prompt_hash, update.prompt_hash, user_prompt_hash]
+    return hashlib.sha256(json.dumps(hashes).encode()).hexdigest()[:16]
 
 
 def run_llmhd(store: Store, candidate_set: str, score_program: LoadedProgram, update_program: LoadedProgram,

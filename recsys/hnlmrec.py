@@ -12,7 +12,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from recsys.graph import edge_keys
 from recsys.semantic import SemanticIndex
+from recsys.split import SplitData
 
 
 class HNLMRecConfig(BaseModel):
@@ -49,6 +51,18 @@ def map_to_items(description_vecs: dict[int, np.ndarray], item_vecs: np.ndarray,
     return hard
 
 
+def negative_stats(hard: torch.Tensor, data: SplitData) -> dict[str, float]:
+    """How many negatives were mapped, and the share that are the user's held-out (valid/test) positives."""
+    found = hard >= 0
+    mapped = hard[found]
+    users = torch.arange(data.num_users)[:, None].expand_as(hard)[found]
+    held_out = edge_keys(torch.cat([data.valid, data.test], dim=1), data.num_items)
+    in_held_out = torch.isin(users * data.num_items + mapped, held_out)
+    return {"users_with_negatives": int(found.any(1).sum()), "mapped_negatives": int(mapped.numel()),
+            "distinct_items": int(mapped.unique().numel()),
+            "heldout_positive_share": float(in_held_out.sum() / max(mapped.numel(), 1))}
+
+
 class FixedHardNegativeSampler:
     """Draws uniformly from each user's fixed hard negatives ([U, k], -1 padded); -1 for users without any."""
 
@@ -60,7 +74,6 @@ class FixedHardNegativeSampler:
         """The negatives do not depend on the model."""
 
     def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        counts = self.counts[users]
-        column = (torch.rand(users.shape, generator=generator) * counts.clamp(min=1)).long()
-        drawn = self.hard[users, column]
-        return torch.where(counts > 0, drawn, torch.full_like(drawn, -1))
+        # a user without negatives draws column 0, which is padding (-1)
+        column = (torch.rand(users.shape, generator=generator) * self.counts[users]).long()
+        return self.hard[users, column]

@@ -35,8 +35,8 @@ from recsys.denoise import (
     llm_decisions,
     oracle_decisions,
 )
-from recsys.graph import edge_keys, normalized_adjacency
-from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items
+from recsys.graph import normalized_adjacency
+from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items, negative_stats
 from recsys.llmhd import LLMHDConfig, llmhd_decisions, llmhd_objective
 from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.objectives import BaselineConfig, build_objective
@@ -285,18 +285,10 @@ class Stages:
             description_vecs = cached_encode(self.store, encoder, [texts[u] for u in users]) if users else []
             hard = map_to_items(dict(zip(users, description_vecs)), item_vecs, data.train, data.num_users,
                                 config.hnlmrec_negatives)
-            mapped = hard[hard >= 0]
-            held_out = torch.cat([data.valid, data.test], dim=1)
-            rows = hard.clamp(min=0)
-            in_held_out = torch.isin(torch.arange(data.num_users)[:, None] * data.num_items + rows,
-                                     edge_keys(held_out, data.num_items)) & (hard >= 0)
-            self.report.metrics["negatives"] = {
-                "users_with_negatives": int((hard >= 0).any(1).sum()), "mapped_negatives": int(mapped.numel()),
-                "distinct_items": int(mapped.unique().numel()),
-                "heldout_positive_share": float(in_held_out.sum() / max(mapped.numel(), 1))}
-            self.note("negative mapping", f"{encoder.identity} + FAISS: {mapped.numel()} negatives "
-                      f"({mapped.unique().numel()} distinct items) for {int((hard >= 0).any(1).sum())} users; "
-                      f"{float(in_held_out.sum() / max(mapped.numel(), 1)):.1%} are held-out positives")
+            stats = self.report.metrics["negatives"] = negative_stats(hard, data)
+            self.note("negative mapping", f"{encoder.identity} + FAISS: {stats['mapped_negatives']} negatives "
+                      f"({stats['distinct_items']} distinct items) for {stats['users_with_negatives']} users; "
+                      f"{stats['heldout_positive_share']:.1%} are held-out positives")
             return hard
 
 
@@ -428,12 +420,12 @@ def run_llmhd(config, console: Console, hash_exclude: set[str]) -> tuple[str, Tr
     scores = stages.llmhd_scores(candidate_set, programs)
     with stages.stage("graph edit"):
         decisions = llmhd_decisions(scores, config.llmhd_keep_score)
-        torch.manual_seed(config.training_seed)
-        model = build_model(data, config.backbone, config.optim_config())
         objective, counts = llmhd_objective(data, decisions, _baseline_config(config), config.optim_config().reg)
         stages.record_confusion(data, candidate_set, decisions, counts)
         stages.note("graph edit", f"removed {counts['edges_removed']} edges judged noise; "
                                   f"{counts['edges_protected']} judged hard are never truncated")
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
     run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
     return run_id, result, stages.report
 

@@ -114,7 +114,7 @@ def read_results(store: Store, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """LM calls and tokens of each kind of stored LM work (the keys of LLM_METHODS' values) per split."""
+    """LM calls, tokens and seconds of each kind of stored LM work (the keys of LLM_METHODS' values) per split."""
     in_split_sets = ("IN (SELECT candidate_set FROM candidate_sets WHERE split_id = ? "
                      "AND candidate_set NOT LIKE 'labels|%')")
     sources = {
@@ -129,10 +129,10 @@ def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, dict[str,
         for split_id in split_ids:
             work[split_id] = {}
             for name, (table, where) in sources.items():
-                calls, tokens = con.execute(
-                    f"SELECT coalesce(sum(attempts), 0), coalesce(sum(prompt_tokens + completion_tokens), 0) "
-                    f"FROM {table} WHERE {where}", [split_id]).fetchone()
-                work[split_id][name] = {"calls": int(calls), "tokens": int(tokens)}
+                calls, tokens, seconds = con.execute(
+                    f"SELECT coalesce(sum(attempts), 0), coalesce(sum(prompt_tokens + completion_tokens), 0), "
+                    f"coalesce(sum(latency_s), 0) FROM {table} WHERE {where}", [split_id]).fetchone()
+                work[split_id][name] = {"calls": int(calls), "tokens": int(tokens), "seconds": float(seconds)}
     return work
 
 

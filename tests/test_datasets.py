@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.datasets import DataValidationError, ensure_dataset, ingest, load_movielens, load_user_files
+from recsys.datasets import DataValidationError, load_movielens, load_user_files
+from recsys.ingest import ensure_dataset, ingest
 from recsys.store import Store
 
 RATINGS = pd.DataFrame(

@@ -95,7 +95,7 @@ def test_small_users_are_dropped_and_counted(store, ratings_csv):
 
 
 def test_too_much_realistic_noise_is_a_clear_error(store, ratings_csv):
-    with pytest.raises(DataValidationError, match="lower --noise-ratio"):
+    with pytest.raises(DataValidationError, match=r"use --noise-ratio 0\.\d+ or less, or --noise-kind random"):
         make_split(store, DataConfig(dataset=str(ratings_csv), noise_ratio=0.5, positive_threshold=1.5))
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM interactions").fetchone()[0] == 0

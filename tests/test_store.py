@@ -41,6 +41,9 @@ EXPECTED_TABLES = {
     "judge_evals",
     # migration 6: the LLM baselines' outputs
     "method_outputs",
+    # migration 7: datasets as users bring them
+    "dataset_profiles",
+    "dataset_embeddings",
 }
 
 EXTRA_MIGRATION = Migration(
@@ -361,3 +364,19 @@ def test_export_parquet_writes_one_file_per_table(tmp_path):
     assert len(pd.read_parquet(folder / "ratings.parquet")) == 0
     versions = pd.read_parquet(folder / "schema_version.parquet")
     assert versions["version"].tolist() == [m.version for m in MIGRATIONS]
+
+
+def test_migration_7_keeps_older_datasets_and_reads_them_as_one_to_five(tmp_path):
+    from recsys.ingest import stored_scale
+
+    path = tmp_path / "old.duckdb"
+    old = Store(path, migrations=MIGRATIONS[:6])
+    with old.transaction() as con:
+        _insert_dataset(con, "ml-100k")
+        con.execute("INSERT INTO ratings VALUES ('ml-100k', 0, 0, 4.0, NULL)")
+    new = Store(path)
+    assert new.schema_version() == 7
+    with new.connect() as con:
+        assert con.execute("SELECT rating, given_split FROM ratings").fetchall() == [(4.0, None)]
+    scale = stored_scale(new, "ml-100k")
+    assert (scale.low, scale.high, scale.positive, scale.like, scale.dislike) == (1, 5, 3, 4, 2)

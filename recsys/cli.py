@@ -1,0 +1,60 @@
+"""Entry-point plumbing shared by every `python -m ...` command: one-line option errors, exit 2.
+
+A bad option value (``--model lightgnc``, ``--noise-ratio 2``) is reported as one line per option,
+naming the flag, what it accepts and the closest valid value, instead of a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, CliApp, SettingsError
+from rich.console import Console
+from rich.markup import escape
+
+EXIT_USAGE = 2
+
+
+def _flag(loc: tuple) -> str:
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    return "--" + "-".join(names).replace("_", "-") if names else "an option"
+
+
+def option_error_lines(error: ValidationError) -> list[str]:
+    """One readable line per invalid option."""
+    lines = []
+    for item in error.errors():
+        flag = _flag(item.get("loc", ()))
+        given = item.get("input")
+        message = item.get("msg", "is invalid").rstrip(".")
+        expected = (item.get("ctx") or {}).get("expected")
+        if item.get("type") == "literal_error" and expected:
+            choices = re.findall(r"'([^']*)'", str(expected))
+            close = difflib.get_close_matches(str(given), choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            lines.append(f"{flag}: {given!r} is not one of {', '.join(choices)}{hint}")
+        elif item.get("type") == "missing":
+            lines.append(f"{flag} is required")
+        else:
+            shown = f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
+            lines.append(f"{flag}: {message[:1].lower() + message[1:]}{shown}")
+    return lines
+
+
+def run_cli(settings: type[BaseSettings], cli_args: Sequence[str] | None = None) -> BaseSettings:
+    """``CliApp.run`` with option errors printed as one line each and exit status 2."""
+    console = Console(stderr=True)
+    try:
+        return CliApp.run(settings, cli_args=list(cli_args) if cli_args is not None else None)
+    except ValidationError as error:
+        for line in option_error_lines(error):
+            console.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
+        console.print("Run with --help to see every option and its default.", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    except SettingsError as error:
+        console.print(f"[red]error:[/] {escape(str(error).splitlines()[0])}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)

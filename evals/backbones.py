@@ -1,9 +1,11 @@
 """Backbone results table: models x noise ratios x seeds on one dataset, mean ± std of test metrics.
 
-    python -m evals.backbones                 # ml-100k, 0% and 10% realistic noise, 3 seeds
+    python -m evals.backbones                              # ml-100k, 0% and 10% realistic noise, 3 seeds
+    python -m evals.backbones --dataset book-crossing      # its own section of the same report
 
 Every run goes through `recsys.train.run` (the same split, early stopping and evaluation as the
-CLI) and is recorded in the store; the table is written to evals/backbones.md.
+CLI) and is recorded in the store; the table goes to the dataset's section of evals/backbones.md
+(other datasets' sections are kept).
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import statistics
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from recsys.store import DEFAULT_STORE_PATH
+from recsys.cli import run_cli
+from recsys.ingest import split_scale
+from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.train import TrainConfig, run
 
 REPORTED = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
@@ -29,7 +35,8 @@ class BackbonesConfig(BaseSettings):
 
     dataset: str = Field("ml-100k", description="Dataset name or ratings file.")
     models: list[str] = Field(["random", "popularity", "lightgcn", "ngcf"], description="Models to run.")
-    noise_ratios: list[float] = Field([0.0, 0.1], description="Realistic noise ratios.")
+    noise_ratios: list[float] = Field([0.0, 0.1], description="Noise ratios.")
+    noise_kind: Literal["realistic", "random"] = Field("realistic", description="Kind of injected noise.")
     seeds: list[int] = Field([1, 2, 3], description="Seeds (each changes the split, the noise and training).")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store.")
     report: Path = Field(Path("evals/backbones.md"), description="Markdown report to write.")
@@ -52,17 +59,26 @@ def main(config: BackbonesConfig) -> None:
             results = []
             for seed in config.seeds:
                 train_config = TrainConfig(dataset=config.dataset, model=model, noise_ratio=noise, seed=seed,
-                                           store=config.store, progress=False)
+                                           noise_kind=config.noise_kind, store=config.store, progress=False)
                 run_id, result = run(train_config, console)
                 results.append(result)
+                with Store(config.store).connect() as con:
+                    split_id = con.execute("SELECT split_id FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
                 console.print(f"{model} noise={noise:g} seed={seed}: run {run_id} test {result.test}")
             rows.append((model, noise, results))
     seeds = ", ".join(map(str, config.seeds))
+    scale = split_scale(Store(config.store), split_id)
+    positive = scale.positive
+    noise_text = (f"Realistic noise: injected training edges drawn from the user's own explicit ratings < {positive:g}"
+                  if config.noise_kind == "realistic" else "Random noise: injected edges to items the user never rated")
+    command = "python -m evals.backbones" + (f" --dataset {config.dataset}" if config.dataset != "ml-100k" else "")
+    if config.noise_kind != "realistic":
+        command += f" --noise-kind {config.noise_kind}"
     lines = [
-        f"# Backbones on {config.dataset}",
+        f"## Backbones on {config.dataset}",
         "",
-        f"Command: `python -m evals.backbones` (seeds {seeds}; each seed re-draws the split, the noise and "
-        "the initialisation). Realistic noise: injected training edges drawn from the user's own ratings < 3. "
+        f"Command: `{command}` (seeds {seeds}; each seed re-draws the split, the noise and "
+        f"the initialisation). Rating scale: {scale.describe()}. {noise_text}. "
         "Full ranking over all items with training items masked; test at the best validation Recall@20 epoch "
         "(patience 20). LightGCN/NGCF: d=64, 3 layers, batch 4096, Adam lr 5e-3, reg 1e-6, uniform negatives. "
         "'s / epoch' is wall-clock while other jobs may share the 2 cores; clean timings are in "
@@ -78,9 +94,18 @@ def main(config: BackbonesConfig) -> None:
         epochs = f"{best:.0f}" if best else "–"
         lines.append(f"| {model} | {noise:.0%} | " + " | ".join(cells) + f" | {epochs} | "
                      + (f"{per_epoch:.2f}" if per_epoch else "–") + " |")
-    config.report.write_text("\n".join(lines) + "\n")
+    write_section(config.report, lines[0], "\n".join(lines) + "\n")
     console.print(f"wrote {config.report}")
 
 
+def write_section(report: Path, heading: str, body: str) -> None:
+    """Replace (or append) the section that starts with ``heading``; keep every other section."""
+    text = report.read_text() if report.exists() else "# Backbones\n\n"
+    sections = text.split("\n## ")
+    head, rest = sections[0], ["## " + part for part in sections[1:]]
+    kept = [part for part in rest if not part.startswith(heading)]
+    report.write_text("\n".join([head.rstrip() + "\n", *[part.rstrip() + "\n" for part in kept], body]))
+
+
 if __name__ == "__main__":
-    CliApp.run(BackbonesConfig)
+    run_cli(BackbonesConfig)

@@ -1,7 +1,8 @@
 """The labeled hard/noise set for the judge: `python -m evals.labels`.
 
 Labels come from the users' own explicit ratings: a pair is *hard* (a real preference the judge
-should keep or add) when rated >= ``hard_min_rating`` and *noise* when rated <= ``noise_max_rating``;
+should keep or add) when rated >= ``hard_min_rating`` and *noise* when rated <= ``noise_max_rating``
+(by default the top and bottom quarter of the dataset's rating scale: 4 and 2 on MovieLens);
 pairs in between stay unlabeled. The pairs are drawn the way the judge meets them, from a backbone
 pretrained on the noisy split:
 
@@ -41,9 +42,11 @@ from rich.table import Table
 
 from judge.signatures import Verdict
 from recsys.candidates import candidate_top_items, insert_candidates
-from recsys.datasets import DataValidationError
+from recsys.datasets import MOVIELENS_SCALE, DataValidationError
+from recsys.ingest import split_scale
 from recsys.pipeline import PretrainConfig, pretrain_backbone
 from recsys.runs import config_hash
+from recsys.scale import RatingScale
 from recsys.split import DataConfig, SplitData, load_split, make_split
 from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.texts import item_texts
@@ -63,8 +66,12 @@ class LabelSetConfig(DataConfig):
     label_low_positives: int = Field(3, ge=0, description="Lowest-scored labeled training positives per user.")
     label_high_negatives: int = Field(3, ge=0, description="Highest-scored labeled items without a training edge per user.")
     label_top_positives: int = Field(5, ge=1, description="Highest-scored training positives the item view reads.")
-    hard_min_rating: float = Field(4.0, description="Rated at least this: hard (a real preference).")
-    noise_max_rating: float = Field(2.0, description="Rated at most this: noise (the user did not like it).")
+    hard_min_rating: float | None = Field(
+        None, description="Rated at least this: hard, a real preference (default: the dataset's 'liked' threshold, "
+        "the top quarter of its scale: 4 on 1-5, 8 on 1-10).")
+    noise_max_rating: float | None = Field(
+        None, description="Rated at most this: noise, the user did not like it (default: the dataset's 'disliked' "
+        "threshold, the bottom quarter of its scale: 2 on 1-5, 3 on 1-10). Implicit rows are never labeled.")
     part_shares: tuple[float, float, float] = Field(
         (0.5, 0.15, 0.35), description="Shares of the labeled users in train (demos), dev (selection), test."
     )
@@ -80,11 +87,18 @@ class LabelSetConfig(DataConfig):
             raise ValueError("part shares must be positive and sum to 1")
         return value
 
-    def label_set_id(self, split_id: str, backbone_hash: str) -> str:
+    def label_thresholds(self, scale: RatingScale) -> tuple[float, float]:
+        """(hard at or above, noise at or below) on the dataset's scale, unless set."""
+        hard = self.hard_min_rating if self.hard_min_rating is not None else scale.like
+        noise = self.noise_max_rating if self.noise_max_rating is not None else scale.dislike
+        return hard, noise
+
+    def label_set_id(self, split_id: str, backbone_hash: str, scale: RatingScale = MOVIELENS_SCALE) -> str:
         shares = "-".join(f"{share:g}" for share in self.part_shares)
+        hard, noise = self.label_thresholds(scale)
         return (f"labels|{split_id}|backbone={backbone_hash}|users={self.label_users}"
                 f"|low={self.label_low_positives}|high={self.label_high_negatives}|top={self.label_top_positives}"
-                f"|hard>={self.hard_min_rating:g}|noise<={self.noise_max_rating:g}|parts={shares}")
+                f"|hard>={hard:g}|noise<={noise:g}|parts={shares}")
 
 
 @dataclass
@@ -96,10 +110,12 @@ class LabelSet:
     audits_skipped: int = 0
 
 
-def _label(rating: float, config: LabelSetConfig) -> str | None:
-    if rating >= config.hard_min_rating:
+def _label(rating: float, thresholds: tuple[float, float], scale: RatingScale) -> str | None:
+    if scale.implicit is not None and rating == scale.implicit:
+        return None  # an interaction without a judgement labels nothing
+    if rating >= thresholds[0]:
         return "hard"
-    if rating <= config.noise_max_rating:
+    if rating <= thresholds[1]:
         return "noise"
     return None
 
@@ -143,24 +159,29 @@ def select_labeled_pairs(store: Store, data: SplitData, user_emb: torch.Tensor, 
         if user in chosen:
             pool_by_user.setdefault(user, []).append((item, rating, reserved))
     parts = assign_parts(users, config.part_shares, config.seed)
+    scale = split_scale(store, data.split_id)
+    thresholds = config.label_thresholds(scale)
+
+    def label(rating: float) -> str | None:
+        return _label(rating, thresholds, scale)
 
     candidates, labels = [], []
     for user in users:
         scores = item_emb @ user_emb[user]
         edges = sorted(train_by_user[user], key=lambda edge: (float(scores[edge[0]]), edge[0]))
-        low = [edge for edge in edges if edge[1] is not None and _label(edge[1], config)]
+        low = [edge for edge in edges if edge[1] is not None and label(edge[1])]
         for rank, (item, rating, injected) in enumerate(low[: config.label_low_positives]):
             candidates.append((user, item, "low_score_positive", float(scores[item]), rank))
             labels.append((user, item, "low_score_positive", "train_injected" if injected else "train_clean",
-                           rating, parts[user], _label(rating, config)))
+                           rating, parts[user], label(rating)))
         for rank, (item, _, _) in enumerate(edges[::-1][: config.label_top_positives]):
             candidates.append((user, item, "top_positive", float(scores[item]), rank))
-        pool = sorted((entry for entry in pool_by_user.get(user, []) if _label(entry[1], config)),
+        pool = sorted((entry for entry in pool_by_user.get(user, []) if label(entry[1])),
                       key=lambda entry: (-float(scores[entry[0]]), entry[0]))
         for rank, (item, rating, reserved) in enumerate(pool[: config.label_high_negatives]):
             candidates.append((user, item, "high_score_negative", float(scores[item]), rank))
             labels.append((user, item, "high_score_negative", "reserved" if reserved else "rated_low",
-                           rating, parts[user], _label(rating, config)))
+                           rating, parts[user], label(rating)))
     return candidates, labels
 
 
@@ -169,7 +190,7 @@ def build_label_set(store: Store, config: LabelSetConfig, progress: bool = True,
     """Make (or reuse) the split, the pretrained backbone's labeled pairs and the audits' overrides."""
     split_id = make_split(store, config.data_config())
     pretrain = PretrainConfig.model_validate(config.data_config().model_dump())
-    label_set = config.label_set_id(split_id, config_hash(pretrain))
+    label_set = config.label_set_id(split_id, config_hash(pretrain), split_scale(store, split_id))
     with store.connect() as con:
         exists = con.execute("SELECT 1 FROM label_sets WHERE label_set = ?", [label_set]).fetchone() is not None
     if not exists:

@@ -21,8 +21,9 @@ class EncoderConfig(BaseModel):
 
     encoder: str = Field(
         MINILM,
-        description="'minilm' (all-MiniLM-L6-v2, offline) or a LiteLLM embedding model such as "
-        "openai/text-embedding-3-small.",
+        description="'minilm' (all-MiniLM-L6-v2, offline), a LiteLLM embedding model such as "
+        "openai/text-embedding-3-small, or 'imported': the vectors a pre-split dataset shipped with "
+        "(RLMRec's usr_emb_np.pkl / itm_emb_np.pkl).",
     )
     encoder_api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible embedding server.")
     encoder_api_key_env: str | None = Field(None, description="Environment variable holding the embedding API key.")

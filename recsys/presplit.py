@@ -264,3 +264,29 @@ def load_presplit_folder(folder: Path, items_file: Path | None = None, options: 
         f"{folder} is neither the pickle layout (trn_mat.pkl, val_mat.pkl, tst_mat.pkl) nor train/valid/test "
         f"rating files (train.csv, valid.csv, test.csv or other supported types); it holds: "
         f"{_listed(present) if present else 'nothing'}.")
+
+
+def write_matrix_layout(store, split_id: str, folder: Path) -> dict[str, int]:
+    """Write a stored split in the RLMRec/SSLRec layout (binary trn/val/tst_mat.pkl as coo_matrix, plus
+    items.csv with the item text), so that peer trainers can run on the very same split. Rows and
+    columns are the store's user and item indices. Returns the edge count per file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.connect() as con:
+        dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [split_id]).fetchone()
+        n_users, n_items = con.execute("SELECT n_users, n_items FROM datasets WHERE dataset_id = ?",
+                                       [dataset_id]).fetchone()
+        edges = con.execute("SELECT user_idx, item_idx, split FROM interactions WHERE split_id = ?",
+                            [split_id]).df()
+        items = con.execute("SELECT item_idx AS item_id, title, year, genres, text FROM items WHERE dataset_id = ? "
+                            "ORDER BY item_idx", [dataset_id]).df()
+    counts = {}
+    for split, name in MATRIX_FILES.items():
+        part = edges[edges.split == split]
+        matrix = sp.coo_matrix((np.ones(len(part), np.float32), (part.user_idx.to_numpy(), part.item_idx.to_numpy())),
+                               shape=(n_users, n_items))
+        with open(folder / name, "wb") as handle:
+            pickle.dump(matrix, handle)
+        counts[name] = len(part)
+    items.to_csv(folder / "items.csv", index=False)
+    return counts

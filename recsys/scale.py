@@ -18,7 +18,7 @@ import math
 import re
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 LIKE_QUANTILE = 0.75  # share of the scale's range below the "liked" bucket
 DISLIKE_QUANTILE = 0.25  # share of the scale's range at or below the "disliked" bucket
@@ -66,12 +66,14 @@ class RatingScale(BaseModel):
         """One explicit value only (e.g. a 0/1 interaction matrix): nothing is a dislike."""
         return self.low == self.high
 
+    @computed_field  # stored with the scale, so SQL (the TUI's filters) reads the same threshold
     @property
     def like(self) -> float:
         """Ratings at or above this are liked (a labeled hard pair)."""
         value = self.low + LIKE_QUANTILE * (self.high - self.low)
         return math.ceil(value) if self.integral else value
 
+    @computed_field
     @property
     def dislike(self) -> float:
         """Ratings at or below this are disliked (a labeled noise pair); below ``low`` when binary."""

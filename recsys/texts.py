@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from recsys.store import Store
 
 
@@ -53,9 +55,36 @@ def item_popularity(store: Store, split_id: str) -> dict[int, int]:
             [split_id]).fetchall())
 
 
+IMPORTED = "imported"  # the LM, prompt and encoder identity of what a dataset ships (RLMRec's usr_prf.pkl, ...)
+
+
 def profile_texts(store: Store, split_id: str, kind: str, lm: str, prompt_hash: str) -> dict[int, str]:
-    """The stored LLM profile texts of one kind ('user' or 'item') for an LM and a prompt, by entity."""
+    """The stored LLM profile texts of one kind ('user' or 'item') for an LM and a prompt, by entity;
+    with ``lm`` = :data:`IMPORTED`, the profiles the dataset shipped with."""
+    if lm == IMPORTED:
+        with store.connect() as con:
+            return dict(con.execute(
+                "SELECT p.entity_idx, p.text FROM dataset_profiles p JOIN splits s ON s.dataset_id = p.dataset_id "
+                "WHERE s.split_id = ? AND p.kind = ?", [split_id, kind]).fetchall())
     with store.connect() as con:
         return dict(con.execute(
             "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = ? AND lm = ? "
             "AND prompt_hash = ? AND status = 'ok'", [split_id, kind, lm, prompt_hash]).fetchall())
+
+
+def imported_vectors(store: Store, split_id: str, kind: str) -> np.ndarray | None:
+    """[N, d] the text embeddings the dataset shipped with (RLMRec's usr_emb_np.pkl / itm_emb_np.pkl), one
+    row per user or item index; None when it shipped none."""
+    with store.connect() as con:
+        count, = con.execute(
+            f"SELECT {'n_users' if kind == 'user' else 'n_items'} FROM datasets JOIN splits USING (dataset_id) "
+            "WHERE split_id = ?", [split_id]).fetchone()
+        rows = con.execute(
+            "SELECT e.entity_idx, e.vector FROM dataset_embeddings e JOIN splits s ON s.dataset_id = e.dataset_id "
+            "WHERE s.split_id = ? AND e.kind = ? ORDER BY e.entity_idx", [split_id, kind]).fetchall()
+    if not rows:
+        return None
+    vectors = np.zeros((count, len(rows[0][1])), dtype=np.float32)
+    for index, vector in rows:
+        vectors[index] = vector
+    return vectors

@@ -18,7 +18,7 @@ Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]
 ActionFilter = Literal["any", "edited", "removed", "added", "kept", "no verdict"]
 KindFilter = Literal["any", "low_score_positive", "high_score_negative"]
-TruthFilter = Literal["any", "injected", "clean", "rated >= 4", "rated <= 2", "unrated"]
+TruthFilter = Literal["any", "injected", "clean", "liked", "disliked", "unrated"]
 Sort = Literal["user", "unaudited first", "score ascending", "score descending", "views disagree first", "truth"]
 
 # The same combinations as judge.programs.is_hard (tests check they agree). Kept in SQL here so the
@@ -48,12 +48,16 @@ TRUTH_JOINS = (
     "LEFT JOIN interactions x ON x.split_id = p.split_id AND x.user_idx = p.user_idx "
     " AND x.item_idx = p.item_idx AND x.split = 'train' "
     "LEFT JOIN ratings r ON r.dataset_id = p.dataset_id AND r.user_idx = p.user_idx AND r.item_idx = p.item_idx "
+    "LEFT JOIN datasets ds ON ds.dataset_id = p.dataset_id "
 )
+# The dataset's liked / disliked thresholds (recsys.scale); datasets stored before scales are 1-5.
+LIKED_SQL = "r.rating >= coalesce(CAST(json_extract(ds.scale, '$.like') AS DOUBLE), 4)"
+DISLIKED_SQL = "r.rating <= coalesce(CAST(json_extract(ds.scale, '$.dislike') AS DOUBLE), 2)"
 TRUTH_WHERE: dict[TruthFilter, str] = {
     "injected": "truth = 'injected'",
     "clean": "truth = 'clean'",
-    "rated >= 4": "kind = 'high_score_negative' AND r.rating >= 4",
-    "rated <= 2": "kind = 'high_score_negative' AND r.rating <= 2",
+    "liked": f"kind = 'high_score_negative' AND {LIKED_SQL}",
+    "disliked": f"kind = 'high_score_negative' AND {DISLIKED_SQL}",
     "unrated": "truth = 'unrated'",
 }
 

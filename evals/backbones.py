@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-
-from pydantic import Field
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 

@@ -23,10 +23,11 @@ from typing import Literal
 
 import pandas as pd
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import mean_std
+from recsys.cli import run_cli
 from recsys.runs import config_hash
 from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.train import MODELS, NON_RESULT_FIELDS, TrainConfig, run_with_report
@@ -268,4 +269,4 @@ def main(bench: BenchConfig) -> int:
 
 
 if __name__ == "__main__":
-    CliApp.run(BenchConfig)
+    run_cli(BenchConfig)

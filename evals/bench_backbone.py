@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.cli import run_cli
 from recsys.runs import peak_memory_mb
 from recsys.split import DataConfig, load_split, make_split
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -85,4 +86,4 @@ def main(config: BenchConfig) -> None:
 
 
 if __name__ == "__main__":
-    CliApp.run(BenchConfig)
+    run_cli(BenchConfig)

@@ -17,13 +17,14 @@ import tempfile
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
 from judge.lm import LMConfig, configure_dspy, lm_identity
 from judge.prompts import PROMPTS_DIR, load_program
 from judge.runner import RunnerConfig, RunStats
 from recsys.candidates import CandidateConfig, select_candidates, write_candidates
+from recsys.cli import run_cli
 from recsys.split import load_split, make_split
 from recsys.store import Store
 from recsys.train import TrainConfig, run
@@ -117,4 +118,4 @@ def main(config: BenchJudgeConfig) -> None:
 
 
 if __name__ == "__main__":
-    CliApp.run(BenchJudgeConfig)
+    run_cli(BenchJudgeConfig)

@@ -23,10 +23,11 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.bench import LLM_METHODS, lm_work
+from recsys.cli import run_cli
 from recsys.llmhni import LLMHNIObjective
 from recsys.objectives import BaselineConfig, build_objective
 from recsys.pipeline import Stages
@@ -192,4 +193,4 @@ def main(config: ScaleConfig) -> None:
 
 
 if __name__ == "__main__":
-    CliApp.run(ScaleConfig)
+    run_cli(ScaleConfig)

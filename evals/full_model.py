@@ -17,10 +17,11 @@ from pathlib import Path
 
 import duckdb
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import REPORTED, mean_std
+from recsys.cli import run_cli
 from recsys.runs import config_hash
 from recsys.store import DEFAULT_STORE_PATH
 from recsys.train import NON_RESULT_FIELDS, TrainConfig, run_with_report
@@ -133,7 +134,7 @@ def main(config: FullModelEvalConfig) -> None:
                   f"were among the judged candidates and {metrics['injected_removed']} were removed. Of "
                   f"{metrics['clean_candidates']} clean low-score positives, {metrics['clean_removed']} were wrongly "
                   f"removed. {metrics['negatives_added']} high-score negatives were added to G' "
-                  f"({metrics['negatives_added_rated_4plus']} of them rated ≥ 4 by the user, i.e. held-out "
+                  f"({metrics.get('negatives_added_liked', metrics.get('negatives_added_rated_4plus', 0))} of them rated ≥ 4 by the user, i.e. held-out "
                   "positives).", ""]
         lines += _confusion_markdown(frame)
     lines += ["", "## Time per stage of the default run", ""] + _stage_timings(config.store)
@@ -142,4 +143,4 @@ def main(config: FullModelEvalConfig) -> None:
 
 
 if __name__ == "__main__":
-    CliApp.run(FullModelEvalConfig)
+    run_cli(FullModelEvalConfig)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evals.judge import SCORE_COLUMNS, _cell, plot_scores
+from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -100,4 +101,4 @@ class JudgeSummaryCli(BaseSettings):
 
 
 if __name__ == "__main__":
-    CliApp.run(JudgeSummaryCli)
+    run_cli(JudgeSummaryCli)

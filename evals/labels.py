@@ -36,12 +36,13 @@ import dspy
 import numpy as np
 import torch
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
 from judge.signatures import Verdict
 from recsys.candidates import candidate_top_items, insert_candidates
+from recsys.cli import run_cli
 from recsys.datasets import MOVIELENS_SCALE, DataValidationError
 from recsys.ingest import split_scale
 from recsys.pipeline import PretrainConfig, pretrain_backbone
@@ -352,4 +353,4 @@ class LabelsCli(BaseSettings, LabelSetConfig):
 
 
 if __name__ == "__main__":
-    CliApp.run(LabelsCli)
+    run_cli(LabelsCli)

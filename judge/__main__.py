@@ -27,6 +27,7 @@ from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
 from judge.runner import RunnerConfig, RunStats
 from recsys.candidates import CandidateConfig
+from recsys.cli import run_cli
 from recsys.split import DataConfig, load_split, make_split
 from recsys.store import DEFAULT_STORE_PATH, Store
 
@@ -183,4 +184,4 @@ class JudgeCLI(BaseSettings):
 
 
 if __name__ == "__main__":
-    CliApp.run(JudgeCLI)
+    run_cli(JudgeCLI)

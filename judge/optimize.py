@@ -21,7 +21,7 @@ from typing import Literal
 
 import dspy
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
@@ -36,6 +36,7 @@ from evals.judge import (
 )
 from evals.labels import judge_examples
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
+from recsys.cli import run_cli
 from recsys.datasets import DataValidationError
 from recsys.store import StoreLockedError
 
@@ -236,4 +237,4 @@ class OptimizeCli(BaseSettings, OptimizeConfig):
 
 
 if __name__ == "__main__":
-    CliApp.run(OptimizeCli)
+    run_cli(OptimizeCli)

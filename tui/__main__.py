@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, CliApp, CliSubCommand, SettingsConfigDict, get_subcommand
+from pydantic_settings import BaseSettings, CliSubCommand, SettingsConfigDict, get_subcommand
 
+from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
 from tui.queries import ActionFilter, Filters, Rule
 
@@ -79,4 +80,4 @@ class TuiCLI(BaseSettings):
 
 
 if __name__ == "__main__":
-    CliApp.run(TuiCLI)
+    run_cli(TuiCLI)

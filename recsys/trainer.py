@@ -31,7 +31,7 @@ class OptimConfig(BaseModel):
     batch_size: int = Field(4096, gt=0, description="BPR triples per optimizer step.")
     lr: float = Field(5e-3, gt=0, description="Adam learning rate.")
     reg: float = Field(1e-6, ge=0, description="L2 weight on the batch's layer-0 embeddings (PyG BPRLoss lambda).")
-    eval_every: int = Field(1, gt=0, description="Validate every this many epochs.")
+    eval_every: int = Field(1, gt=0, description="Validate every this many epochs, and always at the last one.")
     patience: int = Field(20, gt=0, description="Stop after this many validations without a better valid metric.")
     early_stop_metric: str = Field("recall@20", description="Validation metric for early stopping.")
     ks: list[int] = Field([5, 10, 20], description="Cut-offs K for Recall@K and NDCG@K.")
@@ -166,7 +166,8 @@ def fit(
             after_epoch(model, objective.eval_adj)
 
         valid = None
-        if epoch % config.eval_every == 0:
+        # The last epoch is always validated: otherwise --epochs 1 --eval-every 3 tests the untrained model.
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
             start = time.perf_counter()
             valid = evaluate_valid(score_fn())
             eval_seconds += time.perf_counter() - start
@@ -187,7 +188,7 @@ def fit(
     model.load_state_dict(state)
     start = time.perf_counter()
     test = evaluate_test(score_fn())  # also leaves the model in eval mode
-    n_evals = max(1, epoch // config.eval_every)
+    n_evals = max(1, epoch // config.eval_every + (epoch % config.eval_every != 0))
     timings = {
         "seconds_per_epoch": train_seconds / max(epoch, 1),
         "seconds_per_eval": (eval_seconds + time.perf_counter() - start) / (n_evals + 1),

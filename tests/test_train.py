@@ -78,3 +78,16 @@ def test_cli_help_documents_every_option():
                          check=True).stdout
     for field in TrainConfig.model_fields:
         assert "--" + field.replace("_", "-") in out, field
+
+
+def test_the_last_epoch_is_validated_when_eval_every_does_not_divide_epochs(tmp_path, ratings_csv):
+    config = _config(tmp_path, dataset=str(ratings_csv), epochs=2, eval_every=3, batch_size=64, lr=0.01)
+    run_id, result = run(config)
+    assert result.best_epoch == 2  # not 0: the untrained model is never the one tested
+    assert result.valid
+    from recsys.store import Store
+
+    with Store(config.store).connect() as con:
+        epochs = [row[0] for row in con.execute(
+            "SELECT DISTINCT epoch FROM metrics WHERE run_id = ? AND split = 'valid'", [run_id]).fetchall()]
+    assert epochs == [2]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
+from tqdm.auto import tqdm
 
 from recsys.losses import info_nce
 from recsys.store import Store
@@ -30,21 +31,29 @@ def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_encode(store: Store, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
-    """Encode texts, reusing every vector the store already has for this encoder."""
+ENCODE_CHUNK = 512  # texts per progress step and per store write (a kill loses at most one chunk)
+
+
+def cached_encode(store: Store, encoder: TextEncoder, texts: list[str], progress: bool = False,
+                  desc: str = "encoding") -> np.ndarray:
+    """Encode texts, reusing every vector the store already has for this encoder; new vectors are
+    written a chunk at a time, so an interrupted run keeps what it encoded."""
     hashes = [_text_hash(t) for t in texts]
     with store.connect() as con:
         known = dict(con.execute(
             "SELECT text_hash, vector FROM text_embeddings WHERE encoder = ? AND text_hash IN ?",
             [encoder.identity, sorted(set(hashes))]).fetchall())
     missing = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items())
-    if missing:
-        vectors = encoder.encode([t for _, t in missing])
-        with store.transaction() as con:
-            con.executemany(
-                "INSERT INTO text_embeddings (encoder, text_hash, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(encoder.identity, h, v.tolist()) for (h, _), v in zip(missing, vectors)])
-        known |= {h: v for (h, _), v in zip(missing, vectors)}
+    with tqdm(total=len(missing), desc=desc, unit="text", disable=not progress or not missing) as bar:
+        for start in range(0, len(missing), ENCODE_CHUNK):
+            chunk = missing[start: start + ENCODE_CHUNK]
+            vectors = encoder.encode([t for _, t in chunk])
+            with store.transaction() as con:
+                con.executemany(
+                    "INSERT INTO text_embeddings (encoder, text_hash, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(encoder.identity, h, v.tolist()) for (h, _), v in zip(chunk, vectors)])
+            known |= {h: v for (h, _), v in zip(chunk, vectors)}
+            bar.update(len(chunk))
     return np.asarray([known[h] for h in hashes], dtype=np.float32)
 
 
@@ -116,14 +125,15 @@ def pseudo_positive_pairs(train: torch.Tensor, user_vecs: torch.Tensor, item_vec
 
 
 def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: torch.Tensor,
-                    config: AlignmentConfig, seed: int) -> tuple[Projector, list[float]]:
+                    config: AlignmentConfig, seed: int, progress: bool = False) -> tuple[Projector, list[float]]:
     """InfoNCE between g(s_u) and g(s_i) of pseudo-positive pairs, with in-batch negatives (L_al)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     projector = Projector(user_vecs.size(1), config.projector_hidden, config.projector_dim)
     optimizer = torch.optim.Adam(projector.parameters(), lr=config.align_lr)
     losses = []
-    for _ in range(config.align_epochs):
+    bar = tqdm(range(config.align_epochs), desc="alignment", unit="epoch", disable=not progress)
+    for _ in bar:
         total = 0.0
         order = torch.randperm(pairs.size(1), generator=generator)
         for chunk in order.split(config.align_batch_size):
@@ -134,6 +144,8 @@ def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: tor
             optimizer.step()
             total += loss.item() * chunk.numel()
         losses.append(total / pairs.size(1))
+        bar.set_postfix(info_nce=f"{losses[-1]:.4f}")
+    bar.close()
     return projector.eval(), losses
 
 

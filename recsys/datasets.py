@@ -17,6 +17,7 @@ import csv
 import hashlib
 import html
 import importlib.util
+import json
 import os
 import re
 from collections.abc import Callable
@@ -41,6 +42,8 @@ LOADER_BY_SUFFIX = {
 }
 CSV_DELIMITERS = ",;\t|"
 MAX_LISTED = 8  # column names or values quoted in one error line
+JSON_RECORDS_HINT = ('use JSON Lines (one object per line, e.g. {"user_id": "u1", "item_id": "i1", "rating": 4}) '
+                     "or one array of such objects, e.g. pandas' to_json(orient='records', lines=True).")
 
 
 class DataValidationError(ValueError):
@@ -241,7 +244,7 @@ def builtin_dataset_id(name: str, options: ReadOptions) -> str:
 def _listed(names, limit: int = MAX_LISTED) -> str:
     names = [str(name) for name in names]
     more = f", … ({len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(repr(name) if not name.strip() else name for name in names[:limit]) + more
+    return ", ".join(repr(name) if not name.strip() or name != name.strip() else name for name in names[:limit]) + more
 
 
 def _sniff_delimiter(sample: str, path: Path) -> str:
@@ -265,11 +268,25 @@ def _decode_sample(path: Path, encoding: str, size: int = 1 << 16) -> str:
         raise _encoding_error(path, encoding, error) from error
 
 
+BINARY_SIGNATURES = ((b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
+                     (b"PK\x03\x04", "a zip archive (an .xlsx workbook?): unzip it, or export the sheet as CSV"),
+                     (b"PAR1", "a Parquet file: give it the .parquet suffix"),
+                     (b"\x80", "a Python pickle: pickles are read only in a pre-split folder (trn_mat.pkl, ...)"))
+
+
 def _encoding_error(path: Path, encoding: str, error: UnicodeDecodeError) -> DataValidationError:
     byte = error.object[error.start: error.start + 1].hex() if isinstance(error.object, bytes) else "?"
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    what = next((what for magic, what in BINARY_SIGNATURES if head.startswith(magic)), None)
+    if what is not None:
+        return DataValidationError(f"{path.name} is not text but {what}.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 4:
+        return DataValidationError(f"{path.name} is not valid {encoding} text: it looks UTF-16 (NUL bytes between "
+                                   "characters); pass --encoding utf-16.")
     return DataValidationError(
         f"{path.name} is not valid {encoding} text (byte 0x{byte} at offset {error.start}); "
-        f"pass --encoding with the file's encoding, e.g. --encoding latin-1.")
+        f"pass --encoding with the file's encoding, e.g. --encoding latin-1 (cp1252 for Windows files).")
 
 
 def _load_table(path: Path, what: str, options: ReadOptions | None = None,
@@ -305,25 +322,109 @@ def _load_table(path: Path, what: str, options: ReadOptions | None = None,
         loader_options.update(delimiter=delimiter, encoding=options.encoding,
                               converters={name: str for name in id_columns})
     elif builder == "json":
-        _decode_sample(path, options.encoding)
+        sample = _decode_sample(path, options.encoding)
+        head = sample.lstrip("\ufeff \t\r\n")
+        if head and not head.startswith(("{", "[")):  # a scalar (pyarrow 26 crashes on a bare null)
+            start = head.split(None, 1)[0][:20]
+            raise DataValidationError(f"{path.name} is not JSON records (it starts with {start!r}): "
+                                      f"{JSON_RECORDS_HINT}")
+        if head.startswith("[") and head[1:].lstrip()[:1] not in ("{", "]", ""):
+            raise DataValidationError(f"{path.name} is a JSON array of values, not of records: {JSON_RECORDS_HINT}")
+    if builder in ("csv", "json") and not sample.lstrip("\ufeff").strip() and path.stat().st_size <= 1 << 16:
+        needs = "a header and at least one row" if builder == "csv" else "at least one record"
+        raise DataValidationError(f"{path.name} holds only blank lines: it needs {needs}.")
     try:
         table = datasets.load_dataset(builder, data_files=str(path), split="train", **loader_options)
     except Exception as error:  # the loaders raise several unrelated types for unreadable files
-        raise _read_error(path, builder, error) from error
-    frame = table.to_pandas()
+        rows = _json_rows(path, options.encoding) if builder == "json" else None
+        if rows is None:  # the json module reads some records the loader cannot (e.g. ints past 64 bits)
+            syntax = _json_syntax_error(path, options.encoding) if builder == "json" else None
+            raise (syntax or _read_error(path, builder, error, delimiter, options.encoding)) from error
+        table, frame = None, pd.DataFrame.from_records(rows)
+        lossy = [name for name in id_columns if name in frame.columns]
+    else:
+        frame = table.to_pandas()
+        # mixed-type or past-64-bit JSON ids come back decoded lossily ("01" -> 1, 10**19 -> float)
+        lossy = [name for name in id_columns if builder == "json" and name in table.features
+                 and getattr(table.features[name], "dtype", None) not in ("string", "large_string", "int64", "int32")]
     if frame.empty:
-        raise DataValidationError(f"{path.name} has no rows.")
+        raise DataValidationError(f"{path.name} has no rows; it needs at least one rating row.")
+    if builder == "json":
+        nested = [name for name in frame.columns if (len(frame) == 1 or name in (*id_columns, "rating", "timestamp"))
+                  and frame[name].map(lambda value: isinstance(value, (list, tuple, dict, np.ndarray))).any()]
+        if nested:
+            columns_of_lists = len(frame) == 1 and all(isinstance(frame[name].iloc[0], (list, np.ndarray))
+                                                       for name in nested)
+            shape = ("holds one JSON object of columns (e.g. a dict of lists), not records" if columns_of_lists else
+                     f"has lists or objects as {_listed(nested)} values, not one value per record")
+            raise DataValidationError(f"{path.name} {shape}: {JSON_RECORDS_HINT}")
+    if lossy:
+        rows = _json_rows(path, options.encoding) if table is not None else rows
+        if rows is not None and len(rows) == len(frame):
+            for name in lossy:
+                frame[name] = [None if row.get(name) is None else row[name] if isinstance(row[name], str)
+                               else json.dumps(row[name]) for row in rows]
     if builder == "csv" and len(frame.columns) == 1:
         column = str(frame.columns[0])
-        other = next((d for d in CSV_DELIMITERS if d != delimiter and d in column), None)
+        other = next((d for d in CSV_DELIMITERS + " " if d != delimiter and d in column.strip()), None)
         if other is not None:
-            shown = "tab" if other == "\t" else repr(other)
+            shown = {"\t": "tab", " ": "space"}.get(other, repr(other))
+            flag = {"\t": "$'\\t'", " ": "' '"}.get(other, repr(other))
             raise DataValidationError(f"{path.name} reads as one column {column[:60]!r}: it looks {shown}-separated; "
-                                      f"pass --delimiter {shown if other != chr(9) else repr(chr(9))}.")
+                                      f"pass --delimiter {flag}.")
     return frame
 
 
-def _read_error(path: Path, builder: str, error: Exception) -> DataValidationError:
+def _json_rows(path: Path, encoding: str) -> list[dict] | None:
+    """The records of a JSON (Lines) file read with the json module (ints exact past 64 bits), or None
+    when it is not plain records."""
+    try:
+        text = path.read_text(encoding=encoding).lstrip("\ufeff").strip()
+        rows = (json.loads(text) if text.startswith("[")
+                else [json.loads(line) for line in text.splitlines() if line.strip()])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
+        return None
+    return rows
+
+
+def _json_syntax_error(path: Path, encoding: str) -> DataValidationError | None:
+    """A JSON syntax error named with its place, or None when the file parses (as JSON or JSON Lines)."""
+    try:
+        text = path.read_text(encoding=encoding).lstrip("\ufeff")
+    except (UnicodeDecodeError, LookupError):
+        return None
+    lines = [text] if text.lstrip().startswith(("[", "{")) and "\n" not in text.strip() or \
+        text.lstrip().startswith("[") else text.splitlines()
+    for number, content in enumerate(lines, 1):
+        if not content.strip():
+            continue
+        try:
+            json.loads(content)
+        except json.JSONDecodeError as error:
+            line = error.lineno if len(lines) == 1 else number
+            return DataValidationError(f"{path.name} is not valid JSON ({error.msg} at line {line}, column "
+                                       f"{error.colno}); fix that line, or export the data again as JSON Lines.")
+        except (ValueError, RecursionError):
+            return None
+    return None
+
+
+def _overflowing_column(path: Path, delimiter: str, encoding: str) -> str | None:
+    """The first column of a CSV whose cell is an integer past 64 bits (in the first 64 KiB)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        rows = csv.reader(handle.read(1 << 16).splitlines(), delimiter=delimiter)
+        header = next(rows, [])
+        for row in rows:
+            for name, cell in zip(header, row, strict=False):
+                if re.fullmatch(r"\s*[-+]?\d+\s*", cell) and abs(int(cell)) >= 2**63:
+                    return name
+    return None
+
+
+def _read_error(path: Path, builder: str, error: Exception, delimiter: str | None = None,
+                encoding: str = "utf-8") -> DataValidationError:
     chain, cause = [], error
     while cause is not None and len(chain) < 8:
         chain.append(cause)
@@ -333,29 +434,37 @@ def _read_error(path: Path, builder: str, error: Exception) -> DataValidationErr
     if decode is not None:
         return _encoding_error(path, decode.encoding, decode)
     if "corresponds to no data" in text or "No columns to parse" in text:
-        return DataValidationError(f"{path.name} has a header but no rows.")
+        if builder == "json":
+            return DataValidationError(f"{path.name} holds no records; it needs at least one rating record.")
+        return DataValidationError(f"{path.name} has a header but no rows; add at least one rating row under it.")
     if builder == "json":
-        if re.search(r"overflow|out of range|too large|exceeds", text, re.IGNORECASE):
+        if re.search(r"overflow|out of range|too (large|big)|exceeds", text, re.IGNORECASE):
             return DataValidationError(f"{path.name}: a number overflows 64-bit integers; write such ids as strings "
                                        "(in quotes).")
-        return DataValidationError(
-            f"{path.name} is not JSON records: use JSON Lines (one object per line, e.g. "
-            '{"user_id": "u1", "item_id": "i1", "rating": 4}) or one array of such objects.')
+        return DataValidationError(f"{path.name} is not JSON records: {JSON_RECORDS_HINT}")
     first = str(chain[-1]).splitlines()[0] if chain else str(error)
+    if builder == "csv" and re.search(r"too large to convert|overflow|out of bounds", text, re.IGNORECASE):
+        column = _overflowing_column(path, delimiter or ",", encoding)
+        where = f"column {column!r} holds" if column else "it holds"
+        return DataValidationError(f"{path.name}: {where} an integer too large for 64 bits (overflow); fix the value, "
+                                   "or drop the column if it is not needed.")
     if builder == "csv" and re.search(r"Expected \d+ fields", text):
         match = re.search(r"Expected \d+ fields in line \d+, saw \d+", text)
         first = match.group(0) if match else first
         return DataValidationError(f"{path.name} cannot be read as CSV: {first}; quote fields that contain the "
                                    "delimiter, or pass --delimiter.")
-    return DataValidationError(f"{path.name} cannot be read as {builder}: {first[:200]}")
+    return DataValidationError(f"{path.name} cannot be read as {builder}: {first[:200]}; check that it is a complete "
+                               f"{builder} file and that its suffix names its format.")
 
 
 def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
     missing = [column for column in required if column not in frame.columns]
     if missing:
+        near = [str(c) for c in frame.columns if str(c).strip().lower() in missing and str(c) not in required]
+        hint = f" ({_listed(near)}: names are exact, mind case and spaces)" if near else ""
         raise DataValidationError(
             f"{name} lacks column(s) {', '.join(missing)} (found: {_listed(frame.columns)}); "
-            "rename your columns to these names."
+            f"rename your columns to these names{hint}."
         )
 
 
@@ -408,7 +517,7 @@ def validate_ratings(frame: pd.DataFrame, name: str = "ratings", require_rating:
         )
     if not np.isfinite(rating.to_numpy(dtype=float)).all():
         raise DataValidationError(f"{name} row {_first_bad_row(~np.isfinite(rating))}: rating is infinite "
-                                  "(or too large for a float).")
+                                  "(or too large for a float); fix or drop that row.")
     out = pd.DataFrame({"user_id": _as_id(frame["user_id"], name, "user_id"),
                         "item_id": _as_id(frame["item_id"], name, "item_id"), "rating": rating.astype(float)})
     if "timestamp" in frame.columns:

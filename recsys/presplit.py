@@ -44,8 +44,13 @@ PROFILE_FILES = {"user": "usr_prf.pkl", "item": "itm_prf.pkl"}
 EMBEDDING_FILES = {"user": "usr_emb_np.pkl", "item": "itm_emb_np.pkl"}
 SPLIT_FILE_STEMS = {"train": ("train", "trn"), "valid": ("valid", "val", "validation"), "test": ("test", "tst")}
 
-# What a data pickle may contain: sparse matrices, arrays, plain containers. Nothing that runs code.
-_SAFE_MODULE_PREFIXES = ("numpy", "scipy.sparse")
+# What a data pickle may contain: sparse matrices, arrays, plain containers. Nothing that runs code: numpy
+# and scipy hold functions that do (numpy.testing's runstring execs its argument), so only the few globals
+# that arrays and sparse matrices pickle to are allowed, plus numpy scalar/dtype types and sparse classes.
+_NUMPY_GLOBALS = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+                  for name in ("_reconstruct", "scalar")}
+_NUMPY_GLOBALS |= {(module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")}
+_NUMPY_GLOBALS |= {("numpy", "ndarray"), ("numpy", "dtype")}
 _SAFE_GLOBALS = {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes",
                                                   "bytearray", "int", "float", "complex", "bool", "slice", "range")}
 _SAFE_GLOBALS |= {("collections", "OrderedDict"), ("collections", "defaultdict"), ("copyreg", "_reconstructor"),
@@ -58,8 +63,14 @@ class _DataUnpickler(pickle.Unpickler):
         self.name = name
 
     def find_class(self, module: str, name: str):
-        if (module, name) in _SAFE_GLOBALS or module.split(".")[0] == "numpy" or module.startswith("scipy.sparse"):
-            return super().find_class(module, name)
+        if "." not in name:  # a dotted name reaches any attribute of the module (protocol 4)
+            if (module, name) in _SAFE_GLOBALS or (module, name) in _NUMPY_GLOBALS:
+                return super().find_class(module, name)
+            if module == "numpy" or module == "scipy.sparse" or module.startswith("scipy.sparse."):
+                value = super().find_class(module, name)
+                if isinstance(value, type) and (issubclass(value, (np.generic, np.dtype))
+                                                or issubclass(value, (sp.spmatrix, sp.sparray))):
+                    return value
         raise DataValidationError(
             f"{self.name} holds a {module}.{name} object; only scipy sparse matrices, numpy arrays and plain "
             "dicts/lists of text are read (a pickle can run code, so anything else is refused).")
@@ -77,21 +88,25 @@ def read_pickle(path: Path):
                                   "objects only.") from error
     except Exception as error:  # truncated or foreign files raise many types
         raise DataValidationError(f"{path.name} is not a readable pickle ({type(error).__name__}: "
-                                  f"{str(error)[:120]}).") from error
+                                  f"{str(error)[:120]}); copy or write it again (pickle.dump).") from error
 
 
 def _as_coo(value, path: Path):
-    if sp.issparse(value):
+    if sp.issparse(value) or (isinstance(value, np.ndarray) and value.ndim == 2):
         matrix = value
-    elif isinstance(value, np.ndarray) and value.ndim == 2:
-        matrix = sp.coo_matrix(value)
     else:
-        raise DataValidationError(f"{path.name} holds a {type(value).__name__}, not a user x item sparse matrix "
-                                  "(scipy.sparse, e.g. coo_matrix).")
-    matrix = sp.coo_matrix(matrix.tocsr())  # sums duplicate entries
+        raise DataValidationError(f"{path.name} holds a {type(value).__name__}, not a user x item sparse matrix; "
+                                  "pickle a scipy.sparse matrix (e.g. coo_matrix) there.")
+    if matrix.dtype == bool:  # e.g. saved as (mat != 0)
+        matrix = matrix.astype(np.float32)
+    if not (np.issubdtype(matrix.dtype, np.integer) or np.issubdtype(matrix.dtype, np.floating)):
+        raise DataValidationError(f"{path.name} has {matrix.dtype} entries; interactions must be real numbers: save "
+                                  "the matrix with an int or float dtype.")
+    matrix = sp.coo_matrix(sp.csr_matrix(matrix))  # sums duplicate entries
     matrix.eliminate_zeros()
-    if not np.issubdtype(matrix.dtype, np.number):
-        raise DataValidationError(f"{path.name} has {matrix.dtype} entries; interactions must be numbers.")
+    if matrix.nnz == 0:
+        raise DataValidationError(f"{path.name} has no interactions (every entry is zero); a given split needs "
+                                  "edges in train, valid and test: check that the right matrix was saved.")
     values = matrix.data.astype(float)
     if not np.isfinite(values).all():
         raise DataValidationError(f"{path.name} has infinite or NaN entries; interactions must be finite numbers.")
@@ -121,6 +136,12 @@ def load_matrix_layout(folder: Path, items_file: Path | None, options: ReadOptio
     ratings = pd.DataFrame({"user_id": edges.user.astype(str), "item_id": edges.item.astype(str),
                             "rating": edges.rating, "given_split": edges.given_split})
     _reject_overlap(ratings, MATRIX_FILES)
+    negative = ratings.rating < 0
+    if negative.any():
+        warnings.append(f"{int(negative.sum())} negative matrix entries (e.g. user "
+                        f"{ratings.user_id[negative].iloc[0]}, "
+                        f"item {ratings.item_id[negative].iloc[0]}); accepted as the low end of the scale — check "
+                        "that this is what they mean.")
     all_items = pd.DataFrame({"item_id": [str(i) for i in range(n_items)]})
     items_path = items_file or _find_stem(folder, ("items",))
     if items_path is not None:
@@ -178,13 +199,23 @@ def _profiles(folder: Path, n_users: int, n_items: int) -> pd.DataFrame | None:
             raise DataValidationError(f"{name} holds a {type(value).__name__}; expected a dict {{index: profile}} "
                                       "or a list of profiles.")
         limit = n_users if kind == "user" else n_items
+        seen: set[int] = set()
         for key, profile in entries:
             try:
+                if isinstance(key, (bool, np.bool_)) or (isinstance(key, (float, np.floating))
+                                                          and not float(key).is_integer()):
+                    raise TypeError(key)
                 index = int(key)
             except (TypeError, ValueError) as error:
-                raise DataValidationError(f"{name}: key {key!r} is not a {kind} index.") from error
+                raise DataValidationError(f"{name}: key {str(key)[:40]!r} is not a {kind} index; key the profiles "
+                                          f"by the matrices' {kind} index (0..{limit - 1}).") from error
             if not 0 <= index < limit:
-                raise DataValidationError(f"{name}: {kind} {index} is outside the matrices' {limit} {kind}s.")
+                raise DataValidationError(f"{name}: {kind} {index} is outside the matrices' {limit} {kind}s; key the "
+                                          f"profiles by the matrices' {kind} index (0..{limit - 1}).")
+            if index in seen:
+                raise DataValidationError(f"{name}: {kind} {index} has two profiles (keys {key!r} and another); "
+                                          "keep one per index.")
+            seen.add(index)
             text, extra = _profile_text(profile, path, key)
             rows.append((kind, str(index), text, extra))
     return pd.DataFrame(rows, columns=["kind", "raw_id", "text", "profile"]) if rows else None
@@ -199,9 +230,16 @@ def _embeddings(folder: Path, n_users: int, n_items: int) -> dict[str, tuple[np.
         vectors = read_pickle(path)
         if hasattr(vectors, "toarray"):
             vectors = vectors.toarray()
-        vectors = np.asarray(vectors)
         expected = n_users if kind == "user" else n_items
-        if vectors.ndim != 2 or vectors.shape[0] != expected:
+        if not isinstance(vectors, (np.ndarray, list, tuple)):
+            raise DataValidationError(f"{name} holds a {type(vectors).__name__}; expected an array with one row per "
+                                      f"{kind} ({expected} x d), e.g. a numpy array.")
+        try:
+            vectors = np.asarray(vectors)
+        except ValueError as error:
+            raise DataValidationError(f"{name} has rows of different lengths; every {kind} needs a vector of the "
+                                      "same size.") from error
+        if vectors.ndim != 2 or vectors.shape[0] != expected or vectors.shape[1] == 0:
             raise DataValidationError(f"{name} has shape {vectors.shape}; expected one row per {kind} "
                                       f"({expected} x d).")
         if not np.issubdtype(vectors.dtype, np.number) or not np.isfinite(vectors).all():
@@ -259,11 +297,18 @@ def load_presplit_folder(folder: Path, items_file: Path | None = None, options: 
         return load_matrix_layout(folder, items_file, options)
     if has_split_files(folder):
         return load_split_files(folder, items_file, options)
+    found = {split: _find_stem(folder, stems) for split, stems in SPLIT_FILE_STEMS.items()}
+    if any(found.values()):
+        missing = [split for split, path in found.items() if path is None]
+        examples = ", ".join(f"{stem}.csv" for split in missing for stem in SPLIT_FILE_STEMS[split][:2])
+        raise DataValidationError(
+            f"{folder} has {' and '.join(path.name for path in found.values() if path)} but no "
+            f"{' or '.join(missing)} file ({examples} or another supported type); add it.")
     present = sorted(path.name for path in folder.iterdir())
     raise DataValidationError(
         f"{folder} is neither the pickle layout (trn_mat.pkl, val_mat.pkl, tst_mat.pkl) nor train/valid/test "
         f"rating files (train.csv, valid.csv, test.csv or other supported types); it holds: "
-        f"{_listed(present) if present else 'nothing'}.")
+        f"{_listed(present) if present else 'nothing'}; add or rename the files to one of these layouts.")
 
 
 def write_matrix_layout(store, split_id: str, folder: Path) -> dict[str, int]:

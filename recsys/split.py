@@ -284,6 +284,8 @@ def _compute_split(ratings: pd.DataFrame, num_items: int, config: DataConfig, sc
     n_noise = int(np.floor(config.noise_ratio * len(train) + 0.5))
     if config.noise_kind == "realistic":
         dislikes = explicit & (ratings.rating.to_numpy() < threshold)
+        if given:  # a given split's valid and test rows stay where they were given
+            dislikes &= ratings.given_split.to_numpy() == "train"
         noise = _realistic_noise(ratings, kept, dislikes, n_noise, rng, threshold, scale, len(train))
     else:
         noise = _random_noise(ratings, train, num_items, n_noise, rng)

@@ -60,6 +60,7 @@ class ScaleConfig(BaseSettings):
                          "beside it as JSON.")
     run: bool = Field(True, description="Time the methods (--no-run rewrites the report from the saved timings).")
     remark: str = Field("", description="A note on the conditions of the measurement, printed in the report.")
+    device: Literal["auto", "cpu", "cuda"] = Field("cpu", description="Where the timed methods train.")
 
     def cli_cmd(self) -> None:
         main(self)
@@ -69,7 +70,8 @@ def time_method(method: str, config: ScaleConfig, console: Console) -> dict:
     """Train ``config.epochs`` epochs of ``method``; its seconds per epoch and per evaluation, the
     seconds of its other stages, and the load average around it (other jobs on the CPU)."""
     train = TrainConfig(model=BENCH_NAMES[method], dataset=config.dataset, noise_ratio=config.noise_ratio,
-                        store=config.store, epochs=config.epochs, patience=config.epochs + 1, progress=False)
+                        store=config.store, epochs=config.epochs, patience=config.epochs + 1, progress=False,
+                        device=config.device)
     stages = Stages(train, console)
     data = stages.data()
     optim = train.optim_config()

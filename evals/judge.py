@@ -24,24 +24,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-)
 
 from evals.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.calibration import hard_probability, tune_threshold
 from judge.embeddings import EncoderConfig
 from judge.lm import LMConfig, lm_identity
-from judge.programs import HardRule, is_hard
+from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
+from judge.quality import classification_scores, judge_decisions, verdict_frame  # noqa: F401 (re-exported)
 from judge.runner import RunnerConfig
+from recsys.cli import run_cli
 from recsys.datasets import DataValidationError
 from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
 from recsys.texts import profile_texts
@@ -111,53 +106,6 @@ def judge_parts(context: JudgeContext, config: JudgeEvalConfig, program: LoadedP
     return run_verdicts(context.store, context.labels.label_set, program, context.user_program.prompt_hash,
                         config, config, VerdictJobConfig(), config.seed,
                         lm_setup=lambda: start_lm(config, context), only=pairs)
-
-
-def verdict_frame(store: Store, label_set: str, lm: str, prompt_hash: str, parts: tuple[str, ...]) -> pd.DataFrame:
-    """One row per labeled pair of ``parts``: its label and both views' stored verdicts (NULL if none)."""
-    with store.connect() as con:
-        return con.execute(
-            "SELECT l.user_idx, l.item_idx, l.kind, l.origin, l.part, l.label, "
-            "u.status AS user_status, u.label AS user_label, u.error_kind AS user_error, u.label_probs AS user_probs, "
-            "i.status AS item_status, i.label AS item_label, i.error_kind AS item_error, i.label_probs AS item_probs, "
-            "coalesce(u.attempts, 0) + coalesce(i.attempts, 0) AS lm_calls, "
-            "coalesce(u.prompt_tokens, 0) + coalesce(i.prompt_tokens, 0) AS prompt_tokens, "
-            "coalesce(u.completion_tokens, 0) + coalesce(i.completion_tokens, 0) AS completion_tokens, "
-            "coalesce(u.cost, 0) + coalesce(i.cost, 0) AS cost, "
-            "coalesce(u.latency_s, 0) + coalesce(i.latency_s, 0) AS seconds "
-            "FROM labeled_pairs l "
-            "LEFT JOIN verdicts u ON u.candidate_set = l.label_set AND u.user_idx = l.user_idx "
-            "  AND u.item_idx = l.item_idx AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
-            "LEFT JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx "
-            "  AND i.item_idx = l.item_idx AND i.view = 'item' AND i.lm = ? AND i.prompt_hash = ? "
-            "WHERE l.label_set = ? AND l.part IN ? ORDER BY l.user_idx, l.item_idx",
-            [lm, prompt_hash, lm, prompt_hash, label_set, list(parts)]).df()
-
-
-def classification_scores(gold_hard, predicted_hard) -> dict:
-    """Accuracy, balanced accuracy, macro-F1, Cohen's kappa and the confusion (rows gold, columns
-    predicted, hard first) of hard/noise decisions."""
-    gold, predicted = np.asarray(gold_hard, dtype=bool), np.asarray(predicted_hard, dtype=bool)
-    matrix = confusion_matrix(gold, predicted, labels=[True, False])
-    single_class = len(set(gold) | set(predicted)) < 2  # kappa is undefined when everything is one class
-    return {
-        "n_pairs": int(gold.size),
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "balanced_accuracy": float(balanced_accuracy_score(gold, predicted)) if len(set(gold)) > 1 else float("nan"),
-        "macro_f1": float(f1_score(gold, predicted, labels=[True, False], average="macro", zero_division=0)),
-        "kappa": 0.0 if single_class else float(cohen_kappa_score(gold, predicted)),
-        "confusion": {"hard_as_hard": int(matrix[0, 0]), "hard_as_noise": int(matrix[0, 1]),
-                      "noise_as_hard": int(matrix[1, 0]), "noise_as_noise": int(matrix[1, 1])},
-    }
-
-
-def judge_decisions(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
-    """The rule's hard/noise decision per pair. A pair without two usable views gets what the
-    pipeline does to it: nothing, so a positive stays (hard) and a negative is not added (noise)."""
-    decided = (frame.user_status == "ok") & (frame.item_status == "ok")
-    return np.array([
-        is_hard(row.user_label, row.item_label, rule) if ok else row.kind == "low_score_positive"
-        for row, ok in zip(frame.itertuples(), decided)])
 
 
 def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
@@ -419,4 +367,4 @@ class JudgeEvalCli(BaseSettings, JudgeEvalConfig):
 
 
 if __name__ == "__main__":
-    CliApp.run(JudgeEvalCli)
+    run_cli(JudgeEvalCli)

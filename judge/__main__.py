@@ -4,7 +4,8 @@
     python -m judge profiles --max-users 50 # user then item profiles with the embedded model
     python -m judge candidates              # train a backbone and pick candidate pairs
     python -m judge verdicts                # both views on every candidate pair
-    python -m judge status                  # counts, failures, tokens and cost
+    python -m judge status                  # counts, failures, tokens and cost; killed runs show as abandoned
+    python -m judge rename-lm --old 'openai/m@http://host:8000/v1' --new openai/m   # re-key old rows
 
 Every command reads the split given by the data options (default: ml-100k, 10% realistic noise,
 seed 2026), and resumes where a killed run stopped.
@@ -22,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
-from judge.lm import LMConfig, configure_dspy, lm_identity
+from judge.lm import LMConfig, configure_dspy, lm_identity, rename_identity, stored_legacy_identities
 from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
+from judge.records import HEARTBEAT_AGE_SQL, STALE_AFTER_S, effective_status
 from judge.runner import RunnerConfig, RunStats
 from recsys.candidates import CandidateConfig
 from recsys.cli import run_cli
@@ -46,12 +48,13 @@ def _wide_console() -> Console:
 
 def _print_stats(all_stats: list[RunStats]) -> None:
     table = Table(title="LM usage")
-    for column in ("run", "status", "tasks", "ok", "failed", "LM calls", "tokens in", "tokens out", "cost",
-                   "seconds", "calls/min"):
+    for column in ("run", "status", "tasks", "ok", "failed", "skipped", "LM calls", "tokens in", "tokens out",
+                   "cost", "seconds", "calls/min"):
         table.add_column(column, justify="right")
     for s in all_stats:
         rate = 60 * s.lm_calls / s.seconds if s.seconds else 0.0
-        table.add_row(s.run_id, s.status, str(s.n_tasks), str(s.n_ok), str(s.n_failed), str(s.lm_calls),
+        table.add_row(s.run_id, s.status, str(s.n_tasks), str(s.n_ok), str(s.n_failed), str(s.n_skipped),
+                      str(s.lm_calls),
                       str(s.prompt_tokens), str(s.completion_tokens), f"{s.cost:.4f}", f"{s.seconds:.1f}",
                       f"{rate:.1f}")
     _wide_console().print(table)
@@ -120,9 +123,12 @@ class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfi
 
 
 class Status(StoreOptions, LMConfig):
-    """Counts of profiles and verdicts (ok / failed by kind), recent runs, and the hard/noise split."""
+    """Counts of profiles and verdicts (ok / failed by kind), recent runs, and the hard/noise split.
+    A run still marked running whose process is gone, or whose heartbeat stopped, shows as abandoned."""
 
     rule: HardRule = Field("both_high", description="Rule that turns the two views into hard or noise.")
+    stale_after_s: float = Field(STALE_AFTER_S, gt=0, description="A running run whose heartbeat is older "
+                                 "than this (and whose process is not on this host) is reported abandoned.")
 
     def cli_cmd(self) -> None:
         store = Store(self.store)
@@ -133,12 +139,33 @@ class Status(StoreOptions, LMConfig):
                              "count(*) AS n FROM profiles GROUP BY ALL ORDER BY ALL"),
                 ("verdicts", "SELECT view, lm, prompt_hash, status, coalesce(error_kind, '') AS error_kind, "
                              "coalesce(label, '') AS label, count(*) AS n FROM verdicts GROUP BY ALL ORDER BY ALL"),
-                ("judge runs (last 10)", "SELECT judge_run_id, command, status, n_ok, n_failed, lm_calls, "
-                                         "prompt_tokens, completion_tokens, round(cost, 4) AS cost, "
-                                         "round(seconds, 1) AS seconds FROM judge_runs "
-                                         "ORDER BY started_at DESC LIMIT 10"),
             ):
                 _print_sql_table(out, title, con.execute(sql))
+            runs = con.execute(
+                "SELECT judge_run_id, command, status, n_tasks, n_ok, n_failed, n_skipped, lm_calls, prompt_tokens, "
+                f"completion_tokens, round(cost, 4), round(seconds, 1), {HEARTBEAT_AGE_SQL}, pid, host "
+                "FROM judge_runs ORDER BY started_at DESC LIMIT 10").fetchall()
+            table = Table(title="judge runs (last 10)")
+            for column in ("judge_run_id", "command", "status", "tasks", "ok", "failed", "skipped", "lm_calls",
+                           "prompt_tokens", "completion_tokens", "cost", "seconds"):
+                table.add_column(column)
+            for run in runs:
+                status = effective_status(run[2], run[12], run[13], run[14], self.stale_after_s)
+                shown = {"abandoned": "[red]abandoned[/]", "incomplete": "[yellow]incomplete[/]",
+                         "interrupted": "[yellow]interrupted[/]", "failed": "[red]failed[/]"}.get(status, status)
+                table.add_row(run[0], run[1], shown, *("" if v is None else str(v) for v in run[3:12]))
+            out.print(table)
+            trainer_runs = con.execute(
+                f"SELECT run_id, model, status, started_at, {HEARTBEAT_AGE_SQL}, pid, host FROM runs "
+                "ORDER BY started_at DESC LIMIT 5").fetchall()
+            if trainer_runs:
+                table = Table(title="trainer runs (last 5)")
+                for column in ("run_id", "model", "status", "started_at"):
+                    table.add_column(column)
+                for run_id, model, status, started, age, pid, host in trainer_runs:
+                    table.add_row(run_id, model, effective_status(status, age, pid, host, self.stale_after_s),
+                                  str(started))
+                out.print(table)
             pairs = con.execute(
                 "SELECT c.kind, u.label, i.label FROM verdicts u "
                 "JOIN verdicts i USING (candidate_set, user_idx, item_idx, lm, prompt_hash) "
@@ -152,6 +179,22 @@ class Status(StoreOptions, LMConfig):
             table.add_row(kind, decision, str(n))
         out.print(table)
         out.print(f"current LM: {lm_identity(self)}")
+        for legacy in stored_legacy_identities(store, self):
+            out.print(f"rows of this model stored under the older, URL-bearing identity {legacy!r}: pass "
+                      f"--lm-id {legacy!r} to use them, or `python -m judge rename-lm --old {legacy!r} "
+                      f"--new {lm_identity(self)!r}` once.", soft_wrap=True)
+
+
+class RenameLm(StoreOptions):
+    """Re-key every stored row of one LM identity as another (e.g. an old `model@URL` identity as the
+    model's own name), in one transaction; rows the new identity already has are kept."""
+
+    old: str = Field(description="The identity the rows carry now.")
+    new: str = Field(description="The identity to give them.")
+
+    def cli_cmd(self) -> None:
+        moved = rename_identity(Store(self.store), self.old, self.new)
+        console.print(", ".join(f"{table}: {n}" for table, n in moved.items()) or f"no rows of {self.old!r}")
 
 
 def _print_sql_table(out: Console, title: str, cursor) -> None:
@@ -174,6 +217,7 @@ class JudgeCLI(BaseSettings):
     candidates: CliSubCommand[Candidates] = Field(description="Candidate pairs from a trained backbone.")
     verdicts: CliSubCommand[Verdicts] = Field(description="Dual-perspective verdicts on candidate pairs.")
     status: CliSubCommand[Status] = Field(description="Counts, failures, usage and decisions.")
+    rename_lm: CliSubCommand[RenameLm] = Field(description="Re-key stored rows of one LM identity as another.")
 
     def cli_cmd(self) -> None:
         try:

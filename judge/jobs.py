@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from judge.calibration import label_probs_json
 from judge.lm import EMBEDDED, LMConfig, lm_identity
 from judge.prompts import LoadedProgram, register_prompt
-from judge.records import done_keys, finish_run, start_run, to_json, write_outcome
+from judge.records import Heartbeat, done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
 from recsys.candidates import candidate_top_items
@@ -33,6 +33,7 @@ class ProfileJobConfig(BaseModel):
     max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
     max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
     max_users: int | None = Field(None, gt=0, description="Profile only the first N users (by id).")
+    users: list[int] = Field([], description="Also profile these users (e.g. every user with a judged pair).")
     max_items: int | None = Field(
         None, gt=0, description="Profile only the N items with the most training users (ties by id)."
     )
@@ -91,10 +92,17 @@ def ordered_tasks(tasks: list[Task], order: str, seed: int) -> list[Task]:
 
 def run_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
          table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict],
-         lm_setup: Callable[[], object] | None = None) -> RunStats:
-    stats = RunStats(n_tasks=len(tasks))
-    if not tasks:  # everything is stored already: no LM to start, no run to record
+         lm_setup: Callable[[], object] | None = None, skipped: int = 0) -> RunStats:
+    """Run ``tasks`` as one recorded judge run. ``skipped`` tasks could not start (their inputs are
+    missing): the run then ends ``incomplete`` with that count, never ``finished``."""
+    stats = RunStats(n_tasks=len(tasks), n_skipped=skipped)
+    if not tasks and not skipped:  # everything is stored already: no LM to start, no run to record
         stats.status = "finished"
+        return stats
+    if not tasks:  # nothing could start: record that, without starting the LM
+        stats.status = "incomplete"
+        start_run(store, stats, command, lm_identity(lm), job)
+        finish_run(store, stats)
         return stats
     if lm_setup is not None:
         lm_setup()
@@ -105,7 +113,8 @@ def run_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner:
                       result_of(outcome) if outcome.ok else {})
 
     try:
-        run_tasks(tasks, runner, on_outcome, cost_function(lm), total=len(tasks), desc=command, stats=stats)
+        run_tasks(tasks, runner, on_outcome, cost_function(lm), total=len(tasks), desc=command, stats=stats,
+                  on_tick=Heartbeat(store, stats))
     except BaseException:
         if stats.status == "running":
             stats.status = "failed"
@@ -143,7 +152,7 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
     if "user" in job.kinds:
         histories = user_histories(store, split_id, job.max_history)
         all_stats.append(profile_kind(
-            "user", user_program, sorted(histories)[: job.max_users],
+            "user", user_program, sorted(set(sorted(histories)[: job.max_users]) | (set(job.users) & set(histories))),
             lambda user: lambda: user_program.program(history=[texts[i] for i in histories[user]]),
             user_profile_text,
         ))
@@ -163,9 +172,11 @@ def run_profiles(store: Store, split_id: str, user_program: LoadedProgram, item_
 def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram, user_prompt_hash: str,
                  lm: LMConfig, runner: RunnerConfig, job: VerdictJobConfig, seed: int = 0,
                  lm_setup: Callable[[], object] | None = None,
-                 only: Collection[tuple[int, int]] | None = None) -> RunStats:
+                 only: Collection[tuple[int, int]] | None = None, profile_lm: str | None = None) -> RunStats:
     """Both views on every candidate pair (or on the ``only`` pairs); pairs whose user has no profile
-    yet are reported, not judged. Label probabilities are stored where the LM returned logprobs."""
+    yet are reported, not judged. Label probabilities are stored where the LM returned logprobs.
+    The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.texts.IMPORTED``
+    for the dataset's own)."""
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)
     with store.connect() as con:
@@ -175,7 +186,7 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
             "SELECT user_idx, item_idx FROM candidates WHERE candidate_set = ? AND kind IN ? ORDER BY user_idx, kind, rank",
             [candidate_set, list(VERDICT_KINDS)]).fetchall()
     top_items = candidate_top_items(store, candidate_set)
-    profiles = profile_texts(store, split_id, "user", lm_id, user_prompt_hash)
+    profiles = profile_texts(store, split_id, "user", profile_lm or lm_id, user_prompt_hash)
     texts = item_texts(store, split_id)
     if only is not None:
         only = set(only)
@@ -203,7 +214,8 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
             tasks.append(Task(key=(user, item, view), call=call))
     if missing_profiles:
         print(f"{missing_profiles} user-view calls skipped: their users have no profile for this LM and prompt; "
-              "run `python -m judge profiles` first.")
+              "run `python -m judge profiles` first (or --retry-failed for failed profiles). "
+              "This run is incomplete.")
     return run_job(
         store, ordered_tasks(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
         key_of=lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
@@ -211,5 +223,5 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
         result_of=lambda outcome: {"label": outcome.prediction.verdict.label,
                                    "rationale": outcome.prediction.verdict.rationale,
                                    "label_probs": label_probs_json(outcome.prediction)},
-        lm_setup=lm_setup,
+        lm_setup=lm_setup, skipped=missing_profiles,
     )

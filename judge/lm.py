@@ -24,45 +24,24 @@ from functools import lru_cache
 from pathlib import Path
 
 import dspy
-from pydantic import BaseModel, Field
 
-EMBEDDED = "embedded"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_ALIAS = "smollm2-135m-instruct"
+from judge.config import EMBEDDED, EMBEDDED_ALIAS, EMBEDDED_GGUF, LMConfig  # noqa: F401 (re-exported)
+from judge.outputs import completions_of, record_completion
 
 
-class LMConfig(BaseModel):
-    """Which language model the judge calls, and how."""
+class RecordingLM(dspy.LM):
+    """A dspy.LM that reports each completion's raw text and finish reason to
+    :func:`judge.outputs.completion_log`, so that a cut-off or repaired answer is never taken as a
+    result (DSPy's JSONAdapter would repair it silently)."""
 
-    lm: str = Field(
-        EMBEDDED,
-        description="'embedded' (SmolLM2-135M via llama.cpp, offline) or a LiteLLM model string, "
-        "e.g. openai/gpt-4o-mini, ollama_chat/llama3.1, hosted_vllm/Qwen2.5-7B-Instruct.",
-    )
-    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, ...).")
-    api_key_env: str | None = Field(
-        None, description="Name of the environment variable that holds the API key (never the key itself)."
-    )
-    json_schema: bool = Field(
-        False,
-        description="Ask a remote server for schema-constrained JSON (response_format json_schema); "
-        "always on for the embedded model.",
-    )
-    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature.")
-    max_tokens: int = Field(
-        320, gt=0, description="Maximum tokens per LM answer (the schemas cap answers well below it)."
-    )
-    logprobs: bool = Field(
-        False, description="Ask for token log-probabilities and store each verdict's label probabilities "
-        "(llama.cpp and OpenAI give them), for a calibrated hard/noise threshold."
-    )
-    top_logprobs: int = Field(20, gt=0, le=20, description="Alternatives per token when --logprobs is on.")
-    embedded_threads: int = Field(2, gt=0, description="CPU threads of the embedded llama.cpp server.")
-    embedded_slots: int = Field(2, gt=0, description="Parallel request slots of the embedded server.")
-    embedded_context_per_slot: int = Field(2048, ge=512, description="Context tokens per embedded slot.")
+    def update_history(self, entry):
+        super().update_history(entry)
+        json_expected = isinstance(dspy.settings.adapter, dspy.JSONAdapter)
+        for text, finish_reason in completions_of(entry.get("response")):
+            record_completion(text, finish_reason, json_expected)
 
 
-class SchemaLM(dspy.LM):
+class SchemaLM(RecordingLM):
     """A dspy.LM that declares structured-output support.
 
     DSPy sends no ``response_format`` to a model LiteLLM does not know, so llama.cpp would decode
@@ -100,10 +79,67 @@ def _file_digest(path: Path) -> str:
 
 
 def lm_identity(config: LMConfig) -> str:
-    """What produced an answer, for the store: the model and where it runs; never a key."""
+    """What produced an answer, for the store: the model and its weights, never where it is served
+    (a moved server keeps its rows) and never a key. ``--lm-id`` overrides it.
+
+    Stores written before this rule keyed a remote LM as ``model@api_base``
+    (:func:`legacy_identity`); pass that string as ``--lm-id`` to keep using those rows as they
+    are, or rename them once with ``python -m judge rename-lm``. The embedded model's identity (file
+    name and digest) never held a URL and is unchanged."""
+    if config.lm_id:
+        return config.lm_id
     if config.lm == EMBEDDED:
         return f"embedded/{EMBEDDED_GGUF}@{_file_digest(embedded_model_path())}"
-    return config.lm if config.api_base is None else f"{config.lm}@{config.api_base}"
+    return config.lm
+
+
+def legacy_identity(config: LMConfig) -> str | None:
+    """The identity earlier versions gave this LM (``model@api_base``), if it differs from today's."""
+    if config.lm_id or config.lm == EMBEDDED or config.api_base is None:
+        return None
+    return f"{config.lm}@{config.api_base}"
+
+
+# Tables whose rows are keyed by the LM identity.
+LM_KEYED_TABLES = ("profiles", "verdicts", "method_outputs", "judge_runs", "judge_evals", "audits")
+
+
+def stored_legacy_identities(store, config: LMConfig) -> list[str]:
+    """Identities in the store of the form ``<this model>@<a URL>``: rows of this model that an
+    earlier version keyed by where it was served."""
+    if config.lm_id or config.lm == EMBEDDED:
+        return []
+    pattern = config.lm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "@%"
+    found: set[str] = set()
+    with store.connect() as con:
+        for table in LM_KEYED_TABLES:
+            found |= {row[0] for row in con.execute(
+                f"SELECT DISTINCT lm FROM {table} WHERE lm LIKE ? ESCAPE '\\'", [pattern]).fetchall()}
+    return sorted(found)
+
+
+def rename_identity(store, old: str, new: str) -> dict[str, int]:
+    """Re-key every row of LM ``old`` as ``new``, in one transaction (rows ``new`` already has win).
+    Returns the rows moved per table."""
+    moved = {}
+    with store.transaction() as con:
+        for table in LM_KEYED_TABLES:
+            before = con.execute(f"SELECT count(*) FROM {table} WHERE lm = ?", [old]).fetchone()[0]
+            if not before:
+                continue
+            con.execute(f"INSERT OR IGNORE INTO {table} SELECT * REPLACE (CAST(? AS VARCHAR) AS lm) "
+                        f"FROM {table} WHERE lm = ?", [new, old])
+            con.execute(f"DELETE FROM {table} WHERE lm = ?", [old])
+            moved[table] = before
+    return moved
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity), not every core of the machine."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class EmbeddedServer:
@@ -116,7 +152,8 @@ class EmbeddedServer:
 
     @classmethod
     def address(cls, config: LMConfig) -> str:
-        settings = (config.embedded_threads, config.embedded_slots, config.embedded_context_per_slot)
+        settings = (config.embedded_threads or default_threads(), config.embedded_slots,
+                    config.embedded_context_per_slot)
         with cls._lock:
             if cls._server is not None and cls._settings != settings:
                 cls._stop_locked()
@@ -136,8 +173,9 @@ class EmbeddedServer:
         params.port = 0  # a free port
         params.n_parallel = config.embedded_slots
         params.n_ctx = config.embedded_slots * config.embedded_context_per_slot  # shared by the slots
-        params.cpuparams.n_threads = config.embedded_threads
-        params.cpuparams_batch.n_threads = config.embedded_threads
+        threads = config.embedded_threads or default_threads()
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.cache_prompt = True  # reuse the KV cache of a shared prompt prefix
         params.warmup = False
         params.verbosity = 0
@@ -161,7 +199,9 @@ atexit.register(EmbeddedServer.stop)
 
 def build_lm(config: LMConfig) -> dspy.LM:
     """A dspy.LM for the configured model. DSPy's own cache is off: the store is the cache."""
-    common = dict(temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0)
+    # num_retries=0: the runner retries (and records) transport failures itself.
+    common = dict(temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0,
+                  timeout=config.timeout_s)
     if config.logprobs:
         common |= {"logprobs": True, "top_logprobs": config.top_logprobs}
     if config.lm == EMBEDDED:
@@ -173,7 +213,7 @@ def build_lm(config: LMConfig) -> dspy.LM:
         common["api_key"] = os.environ[config.api_key_env]
     if config.api_base:
         common["api_base"] = config.api_base
-    lm_class = SchemaLM if config.json_schema else dspy.LM
+    lm_class = SchemaLM if config.json_schema else RecordingLM
     return lm_class(config.lm, **common)
 
 

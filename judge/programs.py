@@ -6,10 +6,9 @@ saves and loads, so optimizing a prompt never means editing code.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dspy
 
+from judge.config import HardRule  # noqa: E402,F401 (re-exported)
 from judge.signatures import (
     ContrastNegativeSignature,
     HardnessScoreSignature,
@@ -20,7 +19,6 @@ from judge.signatures import (
     UserViewSignature,
 )
 
-HardRule = Literal["both_high", "either_high", "both_at_least_mid"]
 """How the two views' labels combine into hard (C_H) or noise (C_N); the paper's rule is both_high."""
 
 

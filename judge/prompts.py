@@ -14,6 +14,7 @@ from pathlib import Path
 import dspy
 from pydantic import TypeAdapter
 
+from judge.config import PROMPTS_DIR  # noqa: E402,F401 (re-exported)
 from judge.programs import (
     ContrastNegative,
     DualPerspectiveJudge,
@@ -24,7 +25,6 @@ from judge.programs import (
 )
 from recsys.store import Store
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 PROGRAMS = {
     "profile_user": ProfileUser,
     "profile_item": ProfileItem,

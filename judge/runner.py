@@ -3,8 +3,10 @@
 Workers only call the LM. The calling thread receives every outcome as soon as its call ends and
 writes it to the store in its own small transaction, so a killed run loses at most the calls that
 were in flight. Transient LM errors (timeouts, connection errors, 5xx, rate limits) are retried
-with exponential backoff and then recorded as failures; output that does not parse is recorded as
-a failure with the raw text, never turned into a result.
+with exponential backoff and then recorded as failures (a call past ``--timeout-s`` is one); output
+that does not parse, was cut off (``finish_reason=length``), was repaired by the adapter, or is
+degenerate (see :mod:`judge.outputs`) is recorded as a failure with the raw text and finish reason,
+never turned into a result. A run with any failed or skipped task ends ``incomplete``, not ``finished``.
 """
 
 from __future__ import annotations
@@ -18,24 +20,12 @@ from typing import Any, Literal
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError, is_retryable_lm_error
-from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
-ErrorKind = Literal["parse", "transport", "error"]
+from judge.config import RunnerConfig  # noqa: F401 (re-exported)
+from judge.outputs import completion_log, rejection
 
-
-class RunnerConfig(BaseModel):
-    """Concurrency, retries and budget of a batch of LM calls."""
-
-    parallel: int = Field(2, gt=0, description="LM calls in flight at once (match the server's slots).")
-    retries: int = Field(3, ge=0, description="Retries of a transient LM error (timeout, connection, 5xx).")
-    backoff_s: float = Field(1.0, ge=0, description="First retry delay; it doubles on every retry.")
-    max_calls: int | None = Field(
-        None, gt=0, description="Start no call past this many in this run (retries of started calls may add a few)."
-    )
-    max_cost: float | None = Field(None, gt=0, description="Stop cleanly once this run has cost this much (USD).")
-    retry_failed: bool = Field(False, description="Call the LM again for rows recorded as failed.")
-    progress: bool = Field(True, description="Show a progress bar.")
+ErrorKind = Literal["parse", "degenerate", "transport", "error"]
 
 
 @dataclass
@@ -58,6 +48,7 @@ class Outcome:
     error_kind: ErrorKind | None = None
     error: str | None = None
     raw_output: str | None = None
+    finish_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -71,6 +62,7 @@ class RunStats:
     n_tasks: int = 0
     n_ok: int = 0
     n_failed: int = 0
+    n_skipped: int = 0  # tasks that could not even start (e.g. a user view without a profile)
     lm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -100,20 +92,30 @@ def execute(task: Task, retries: int, backoff_s: float) -> Outcome:
     start = time.perf_counter()
     while True:
         attempts += 1
-        try:
-            prediction = task.call()
-        except AdapterParseError as error:
-            return Outcome(task, None, attempts, time.perf_counter() - start, error_kind="parse",
-                           error=str(error)[:1000], raw_output=error.lm_response)
-        except Exception as error:  # noqa: BLE001 - every failure is recorded, none is invented away
-            if is_retryable_lm_error(error) and attempts <= retries:
-                time.sleep(backoff_s * 2 ** (attempts - 1))
-                continue
-            kind: ErrorKind = "transport" if is_retryable_lm_error(error) else "error"
-            return Outcome(task, None, attempts, time.perf_counter() - start, error_kind=kind,
-                           error=f"{type(error).__name__}: {error}"[:1000])
+        with completion_log() as log:
+            try:
+                prediction = task.call()
+            except AdapterParseError as error:
+                return Outcome(task, None, attempts, time.perf_counter() - start, error_kind="parse",
+                               error=str(error)[:1000], raw_output=error.lm_response or log.raw_text,
+                               finish_reason=log.finish_reason)
+            except Exception as error:  # noqa: BLE001 - every failure is recorded, none is invented away
+                if is_retryable_lm_error(error) and attempts <= retries:
+                    time.sleep(backoff_s * 2 ** (attempts - 1))
+                    continue
+                kind: ErrorKind = "transport" if is_retryable_lm_error(error) else "error"
+                return Outcome(task, None, attempts, time.perf_counter() - start, error_kind=kind,
+                               error=f"{type(error).__name__}: {error}"[:1000], raw_output=log.raw_text,
+                               finish_reason=log.finish_reason)
         prompt_tokens, completion_tokens = _usage(prediction)
-        return Outcome(task, prediction, attempts, time.perf_counter() - start, prompt_tokens, completion_tokens)
+        rejected = rejection(log, prediction)
+        if rejected is not None:  # cut off, repaired or degenerate: the tokens were paid, no result stands
+            return Outcome(task, None, attempts, time.perf_counter() - start, prompt_tokens, completion_tokens,
+                           error_kind=rejected.kind, error=rejected.message[:1000],
+                           raw_output=log.raw_text if log.raw_text is not None else str(prediction)[:4000],
+                           finish_reason=log.finish_reason)
+        return Outcome(task, prediction, attempts, time.perf_counter() - start, prompt_tokens, completion_tokens,
+                       finish_reason=log.finish_reason)
 
 
 def run_tasks(
@@ -124,10 +126,14 @@ def run_tasks(
     total: int | None = None,
     desc: str = "LM calls",
     stats: RunStats | None = None,
+    on_tick: Callable[[], None] | None = None,
+    tick_s: float = 10.0,
 ) -> RunStats:
     """Run tasks with ``config.parallel`` workers, calling ``on_outcome`` in this thread per result.
 
     Stops submitting once the call or cost budget is reached; calls in flight finish and are kept.
+    ``on_tick`` runs in this thread at least every ``tick_s`` while calls are in flight (the run's
+    heartbeat), however long one call takes.
     """
     stats = stats or RunStats(n_tasks=total or 0)
     started = time.perf_counter()
@@ -157,7 +163,9 @@ def run_tasks(
                 in_flight.add(executor.submit(execute, task, config.retries, config.backoff_s))
             if not in_flight:
                 break
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, in_flight = wait(in_flight, timeout=tick_s if on_tick else None, return_when=FIRST_COMPLETED)
+            if on_tick is not None:
+                on_tick()
             for future in done:
                 outcome = future.result()
                 cost = cost_of(outcome)
@@ -174,5 +182,5 @@ def run_tasks(
         stats.seconds = time.perf_counter() - started
     executor.shutdown(wait=True)
     if stats.status == "running":
-        stats.status = "finished"
+        stats.status = "incomplete" if stats.n_failed or stats.n_skipped else "finished"
     return stats

@@ -2,13 +2,17 @@
 
 A bad option value (``--model lightgnc``, ``--noise-ratio 2``) is reported as one line per option,
 naming the flag, what it accepts and the closest valid value, instead of a pydantic traceback.
+SIGTERM (what ``timeout``, ``kill`` and schedulers send) is handled like Ctrl-C: the run in progress
+is marked ``interrupted`` and what it stored is kept.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -45,9 +49,25 @@ def option_error_lines(error: ValidationError) -> list[str]:
     return lines
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt, so that every handler of Ctrl-C
+    (mark the run interrupted, flush metrics, stop the LM server) handles it too."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def handle_sigterm_like_ctrl_c() -> None:
+    """Install the SIGTERM handler (main thread only; elsewhere signals cannot be handled)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def run_cli(settings: type[BaseSettings], cli_args: Sequence[str] | None = None) -> BaseSettings:
-    """``CliApp.run`` with option errors printed as one line each and exit status 2."""
+    """``CliApp.run`` with option errors printed as one line each and exit status 2; SIGTERM acts as Ctrl-C."""
     console = Console(stderr=True)
+    handle_sigterm_like_ctrl_c()
     try:
         return CliApp.run(settings, cli_args=list(cli_args) if cli_args is not None else None)
     except ValidationError as error:

@@ -9,6 +9,11 @@ Decisions come from the LLM verdicts in the store (both views, combined by a rul
 *oracle*, an analysis upper bound that reads the ground truth: a candidate positive is noise exactly
 when it was injected. The oracle adds no negatives: every unobserved item the user rated >= the
 positive threshold sits in validation or test, so adding it would leak evaluation labels.
+
+A *simulated* judge of known accuracy is the oracle with set error rates: it catches an injected
+positive (judges it noise) with probability ``tpr`` and keeps a clean one (judges it hard) with
+probability ``tnr``; ``tpr = tnr = 1`` is the oracle. Like the oracle it reads ground truth, adds
+no negatives, and is an analysis judge, never a result.
 """
 
 from __future__ import annotations
@@ -16,18 +21,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import torch
 
 from recsys.graph import edit_graph
+from recsys.ingest import split_scale
+from recsys.scale import RatingScale
 from recsys.split import SplitData
 from recsys.store import Store
 
-JudgeSource = Literal["llm", "oracle"]
+JudgeSource = Literal["llm", "oracle", "simulated"]
+GROUND_TRUTH_JUDGES = ("oracle", "simulated")  # analysis judges: they read the injected-noise flags
 
 DECISION_COLUMNS = ["user_idx", "item_idx", "kind", "decision"]
-PAIR_ORDER = ("positive: injected noise", "positive: clean, rating >= 4", "positive: clean, rating 3",
-              "negative: rating >= 4", "negative: rating 3", "negative: rating <= 2", "negative: unrated")
+INJECTED_PAIR = "positive: injected noise"
+
+
+def pair_buckets(scale: RatingScale) -> dict[str, str]:
+    """The confusion's row labels on this rating scale (on MovieLens: >= 4, 3, <= 2), by role."""
+    like, dislike = f"{scale.like:g}", f"{scale.dislike:g}"
+    return {"injected": INJECTED_PAIR,
+            "clean_liked": f"positive: clean, rating >= {like}",
+            "clean_other": f"positive: clean, rating < {like}",
+            "negative_liked": f"negative: rating >= {like}",
+            "negative_between": f"negative: rating {dislike}-{like} (exclusive)",
+            "negative_disliked": f"negative: rating <= {dislike}",
+            "negative_implicit": "negative: implicit (no rating)",
+            "negative_unrated": "negative: unrated"}
 
 
 def llm_decisions(store: Store, candidate_set: str, lm_id: str, prompt_hash: str,
@@ -66,6 +87,34 @@ def oracle_decisions(store: Store, candidate_set: str) -> pd.DataFrame:
     return pairs[DECISION_COLUMNS]
 
 
+def pair_uniforms(users, items, seed: int) -> np.ndarray:
+    """A uniform draw in [0, 1) per (user, item) pair, a hash of (seed, user, item) (splitmix64).
+
+    A pair's draw does not depend on which other pairs are candidates, and one seed gives coupled
+    judges: a pair a judge of accuracy p gets wrong, every judge below p gets wrong too."""
+    with np.errstate(over="ignore"):
+        x = (np.asarray(users, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             ^ np.asarray(items, dtype=np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+             ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0x165667B19E3779F9))
+        for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            x = (x ^ (x >> np.uint64(shift))) * np.uint64(multiplier)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def simulated_decisions(store: Store, candidate_set: str, tpr: float, tnr: float, seed: int) -> pd.DataFrame:
+    """A judge of known accuracy on the candidate positives: an injected one is judged noise with
+    probability ``tpr`` (noise caught), a clean one hard with probability ``tnr`` (clean kept).
+    Candidate negatives are never added, as with the oracle. Seeded per pair (:func:`pair_uniforms`)."""
+    truth = oracle_decisions(store, candidate_set)
+    draw = pair_uniforms(truth.user_idx.to_numpy(), truth.item_idx.to_numpy(), seed)
+    positive = (truth.kind == "low_score_positive").to_numpy()
+    injected = positive & (truth.decision == "noise").to_numpy()
+    clean = positive & ~injected
+    hard = (clean & (draw < tnr)) | (injected & (draw >= tpr))
+    return truth.assign(decision=np.where(hard, "hard", "noise"))[DECISION_COLUMNS]
+
+
 def decision_edges(frame: pd.DataFrame) -> torch.Tensor:
     return torch.as_tensor(frame[["user_idx", "item_idx"]].to_numpy().T.copy(), dtype=torch.long).reshape(2, -1)
 
@@ -82,9 +131,22 @@ def hard_noise_confusion(store: Store, split_id: str, candidate_set: str, decisi
     """What the denoising step did, against the ground truth only evaluation may read.
 
     Rows: candidate positives by truth (injected noise, or clean by rating), and candidate negatives
-    by the user's rating of the item (>= 4, 3, <= 2, unrated); columns: judged, removed/added, kept,
-    no verdict. The first row also counts the injected edges no candidate reached.
+    by the user's rating of the item (liked, in between, disliked, implicit, unrated, with the
+    thresholds of the dataset's rating scale); columns: judged, removed/added, kept, no verdict.
+    The first row also counts the injected edges no candidate reached.
     """
+    scale = split_scale(store, split_id)
+    bucket = pair_buckets(scale)
+    implicit = "FALSE" if scale.implicit is None else f"rating = {float(scale.implicit)!r}"
+    pair_sql = (
+        "CASE WHEN kind = 'low_score_positive' THEN "
+        f"  CASE WHEN is_injected_noise THEN '{bucket['injected']}' "
+        f"       WHEN rating >= {float(scale.like)!r} THEN '{bucket['clean_liked']}' ELSE '{bucket['clean_other']}' END "
+        f" ELSE CASE WHEN rating IS NULL THEN '{bucket['negative_unrated']}' "
+        f"  WHEN {implicit} THEN '{bucket['negative_implicit']}' "
+        f"  WHEN rating >= {float(scale.like)!r} THEN '{bucket['negative_liked']}' "
+        f"  WHEN rating > {float(scale.dislike)!r} THEN '{bucket['negative_between']}' "
+        f"  ELSE '{bucket['negative_disliked']}' END END AS pair")
     with store.connect() as con:
         con.register("decided", decisions)
         frame = con.execute(
@@ -97,12 +159,7 @@ def hard_noise_confusion(store: Store, split_id: str, candidate_set: str, decisi
             "  AND x.item_idx = c.item_idx AND x.split = 'train' "
             " LEFT JOIN ratings r ON r.dataset_id = s.dataset_id AND r.user_idx = c.user_idx AND r.item_idx = c.item_idx "
             " WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative')) "
-            "SELECT CASE WHEN kind = 'low_score_positive' THEN "
-            "  CASE WHEN is_injected_noise THEN 'positive: injected noise' "
-            "       WHEN rating >= 4 THEN 'positive: clean, rating >= 4' ELSE 'positive: clean, rating 3' END "
-            " ELSE CASE WHEN rating IS NULL THEN 'negative: unrated' WHEN rating >= 4 THEN 'negative: rating >= 4' "
-            "  WHEN rating >= 3 THEN 'negative: rating 3' ELSE 'negative: rating <= 2' END END AS pair, "
-            " count(*) AS candidates, count(decision) AS judged, "
+            f"SELECT {pair_sql}, count(*) AS candidates, count(decision) AS judged, "
             " count(*) FILTER (WHERE (kind = 'low_score_positive' AND decision = 'noise') "
             "  OR (kind = 'high_score_negative' AND decision = 'hard')) AS edited, "
             " count(*) FILTER (WHERE decision IS NOT NULL) - edited AS unchanged, "
@@ -112,8 +169,10 @@ def hard_noise_confusion(store: Store, split_id: str, candidate_set: str, decisi
         injected = con.execute(
             "SELECT count(*) FROM interactions WHERE split_id = ? AND split = 'train' AND is_injected_noise",
             [split_id]).fetchone()[0]
-    frame = frame.set_index("pair").reindex([p for p in PAIR_ORDER if p in set(frame.pair)]).reset_index()
+    order = list(bucket.values())
+    frame = frame.set_index("pair").reindex([p for p in order if p in set(frame.pair)]).reset_index()
     frame.attrs["injected_in_train"] = int(injected)
+    frame.attrs["buckets"] = bucket
     return frame
 
 
@@ -124,16 +183,18 @@ def confusion_metrics(confusion: pd.DataFrame) -> dict[str, float]:
     def get(pair: str, column: str) -> int:
         return int(by_pair[column].get(pair, 0))
 
-    clean = ("positive: clean, rating >= 4", "positive: clean, rating 3")
+    bucket = confusion.attrs.get("buckets") or pair_buckets(RatingScale(low=1, high=5, positive=3))
+    clean = (bucket["clean_liked"], bucket["clean_other"])
     negatives = [p for p in by_pair.index if p.startswith("negative")]
     return {
         "injected_in_train": confusion.attrs.get("injected_in_train", 0),
-        "injected_candidates": get("positive: injected noise", "candidates"),
-        "injected_removed": get("positive: injected noise", "edited"),
+        "injected_candidates": get(INJECTED_PAIR, "candidates"),
+        "injected_removed": get(INJECTED_PAIR, "edited"),
         "clean_candidates": sum(get(p, "candidates") for p in clean),
         "clean_removed": sum(get(p, "edited") for p in clean),
         "negatives_added": sum(get(p, "edited") for p in negatives),
-        "negatives_added_rated_4plus": get("negative: rating >= 4", "edited"),
+        # added negatives the user liked: held-out positives (on MovieLens, rated >= 4)
+        "negatives_added_liked": get(bucket["negative_liked"], "edited"),
         "pairs_without_verdict": int(confusion.no_verdict.sum()),
     }
 

@@ -34,6 +34,8 @@ class FullRankingEvaluator:
         num_items: Number of items.
         ks: The cut-offs.
         batch_size: Users scored at once (memory is batch_size x num_items floats).
+        device: Where the masks live and the rankings are cut (the score function must return
+            scores there); the masks move once, here.
     """
 
     def __init__(
@@ -44,27 +46,30 @@ class FullRankingEvaluator:
         num_items: int,
         ks: Sequence[int] = (5, 10, 20),
         batch_size: int = 1024,
+        device: str | torch.device = "cpu",
     ):
         self.ks = tuple(sorted(ks))
         self.num_items = num_items
         self.batch_size = batch_size
-        self.train_rowptr, self.train_items = _csr_rows(train, num_users)
-        self.truth_rowptr, self.truth_items = _csr_rows(truth, num_users)
-        self.users = torch.unique(truth[0])
+        self.device = torch.device(device)
+        train, truth = train.cpu(), truth.cpu()
+        self.train_rowptr, self.train_items = (t.to(self.device) for t in _csr_rows(train, num_users))
+        self.truth_rowptr, self.truth_items = (t.to(self.device) for t in _csr_rows(truth, num_users))
+        self.users = torch.unique(truth[0]).to(self.device)
 
     def _rows(self, rowptr: torch.Tensor, cols: torch.Tensor, users: torch.Tensor):
         """(local row index, column) pairs of the given users' edges."""
         counts = rowptr[users + 1] - rowptr[users]
-        local = torch.repeat_interleave(torch.arange(users.numel()), counts)
+        local = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
         starts = torch.repeat_interleave(rowptr[users], counts)
-        offsets = torch.arange(counts.sum()) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        offsets = torch.arange(int(counts.sum()), device=users.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
         return local, cols[starts + offsets]
 
     @torch.no_grad()
     def __call__(self, score: ScoreFn) -> dict[str, float]:
         metrics = LinkPredMetricCollection(
             [LinkPredRecall(k) for k in self.ks] + [LinkPredNDCG(k) for k in self.ks]
-        )
+        ).to(self.device)
         for start in range(0, self.users.numel(), self.batch_size):
             users = self.users[start : start + self.batch_size]
             scores = score(users).float().clone()

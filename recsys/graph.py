@@ -32,8 +32,9 @@ def normalized_adjacency(
     """
     num_nodes = num_users + num_items
     edge_index = bipartite_edge_index(edges, num_users)
-    weight = torch.ones(edge_index.size(1)) if edge_weight is None else edge_weight.repeat(2).float()
-    degree = torch.zeros(num_nodes).scatter_add_(0, edge_index[0], weight)
+    weight = (torch.ones(edge_index.size(1), device=edges.device) if edge_weight is None
+              else edge_weight.repeat(2).float())
+    degree = torch.zeros(num_nodes, device=edges.device).scatter_add_(0, edge_index[0], weight)
     inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0.0)
     value = inv_sqrt[edge_index[0]] * weight * inv_sqrt[edge_index[1]]
     coo = torch.sparse_coo_tensor(edge_index, value, (num_nodes, num_nodes), check_invariants=False).coalesce()
@@ -78,5 +79,5 @@ def edit_graph(train: torch.Tensor, remove: torch.Tensor, add: torch.Tensor, num
 
 def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """A random view keeping each edge with probability 1 - rate (SGL-style edge dropout)."""
-    keep = torch.rand(edges.size(1), generator=generator) >= rate
+    keep = torch.rand(edges.size(1), generator=generator, device=edges.device) >= rate
     return edges[:, keep]

@@ -75,5 +75,5 @@ class FixedHardNegativeSampler:
 
     def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         # a user without negatives draws column 0, which is padding (-1)
-        column = (torch.rand(users.shape, generator=generator) * self.counts[users]).long()
+        column = (torch.rand(users.shape, generator=generator, device=users.device) * self.counts[users]).long()
         return self.hard[users, column]

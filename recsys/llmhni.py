@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from recsys.graph import drop_edges, normalized_adjacency
 from recsys.losses import info_nce
-from recsys.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
+from recsys.sampling import MixedNegativeSampler, PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.trainer import BPRObjective
 
 
@@ -36,6 +36,10 @@ class LLMHNIConfig(BaseModel):
     hard_keep: int = Field(100, gt=0, description="Lowest-relevance pool members sampled as hard negatives.")
     semantic_neighbours: int = Field(
         10, ge=0, description="Each user's FAISS nearest items, never used as negatives (likely false negatives)."
+    )
+    pool_candidates: int = Field(
+        1, ge=1, description="The rest of the negatives: the top-scored of this many uniform candidates per pair, "
+        "skipping the user's semantic neighbours (1: uniform; DNS is this pool without the semantic share)."
     )
     denoise: bool = Field(True, description="Module 2: edit the graph with the judge's verdicts, and add L_de.")
     hallucination_loss: bool = Field(True, description="Add L_hal between edge-dropped views of G and G'.")
@@ -57,15 +61,19 @@ class LLMHNIObjective(BPRObjective):
         config: Weights and switches.
         reg: L2 weight of BPR.
         semantic_sampler: Module 1's sampler, or None for uniform negatives only.
+        neighbours: [U, k] each user's semantic nearest items, skipped by the per-pair pool.
     """
 
     def __init__(self, graph: torch.Tensor, augmented: torch.Tensor, num_users: int, num_items: int,
-                 config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None):
+                 config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None,
+                 neighbours: torch.Tensor | None = None):
         semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
         # Neither an edge of G nor an added one of G' may be drawn as a negative.
         uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
+        self.pool = PoolNegativeSampler(uniform, config.pool_candidates,
+                                        neighbours if config.semantic_negatives else None)
         super().__init__(augmented, normalized_adjacency(augmented, num_users, num_items),
-                         MixedNegativeSampler(uniform, semantic, config.semantic_share), reg)
+                         MixedNegativeSampler(self.pool, semantic, config.semantic_share), reg)
         self.graph = graph
         self.num_users, self.num_items = num_users, num_items
         self.config = config
@@ -99,6 +107,7 @@ class LLMHNIObjective(BPRObjective):
 
     def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
         on_g_prime = model.user_item_embeddings(self.adj)
+        self.pool.bind(*on_g_prime)
         loss = self.rec_loss(model, *on_g_prime, users, positives, generator)  # L_rec, BPR with the mixed sampler
         losses = {"rec": loss.item()}
         batch_users, batch_items = torch.unique(users), torch.unique(positives)

@@ -179,8 +179,8 @@ class TCEObjective(_PerEdgeObjective):
         self.step += 1
         order = loss.argsort(descending=True)
         dropped, kept = order[:num_drop], order[num_drop:]
-        self.seen_count.index_add_(0, ids, torch.ones(ids.numel()))
-        self.dropped_count.index_add_(0, ids[dropped], torch.ones(num_drop))
+        self.seen_count.index_add_(0, ids, torch.ones(ids.numel(), device=ids.device))
+        self.dropped_count.index_add_(0, ids[dropped], torch.ones(num_drop, device=ids.device))
         self.last_dropped = ids[dropped]
         self.dropped_fraction_last_batch = num_drop / users.numel()
         ego = model.ego_embeddings(users[kept], torch.cat([positives[kept], negatives[kept]]))
@@ -214,7 +214,7 @@ class RCEObjective(_PerEdgeObjective):
         pos, neg, negatives = _pair_scores(self.sampler, user_emb, item_emb, users, positives, generator)
         weight = self.pair_weights(pos, neg)
         ids = self.edge_ids(users, positives)
-        self.seen_count.index_add_(0, ids, torch.ones(ids.numel()))
+        self.seen_count.index_add_(0, ids, torch.ones(ids.numel(), device=ids.device))
         self.weight_sum.index_add_(0, ids, weight)
         self.last_weights = weight
         return (weight * F.softplus(neg - pos)).mean() + self._reg(model, users, positives, negatives)

@@ -24,16 +24,20 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recsys.candidates import CandidateConfig, ScoreSnapshots, candidate_set_id, select_candidates, write_candidates
+from recsys.datasets import DataValidationError
 from recsys.denoise import (
+    GROUND_TRUTH_JUDGES,
     augmented_graph,
     confusion_metrics,
     down_weighting,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
+    simulated_decisions,
 )
 from recsys.graph import normalized_adjacency
 from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items, negative_stats
@@ -53,6 +57,7 @@ from recsys.semantic import (
 )
 from recsys.split import DataConfig, SplitData, load_split, make_split, split_summary
 from recsys.store import Store
+from recsys.texts import IMPORTED, imported_vectors, profile_texts
 from recsys.trainer import BPRObjective, OptimConfig, TrainResult, build_model, fit, train_bpr
 
 
@@ -78,6 +83,39 @@ class PipelineReport:
                 for name, seconds in self.stage_seconds.items()}
 
 
+@dataclass
+class JudgeGate:
+    """Whether the judge may edit the graph: its balanced accuracy against the break-even (a judge
+    below it costs more clean edges than it removes noise), unless forced."""
+
+    accuracy: float | None
+    break_even: float
+    forced: bool = False
+    source: str = ""
+
+    @property
+    def passes(self) -> bool:
+        return self.accuracy is not None and self.accuracy >= self.break_even
+
+    @property
+    def open(self) -> bool:
+        return self.passes or self.forced
+
+    @property
+    def reason(self) -> str:
+        if self.accuracy is None:
+            text = ("the judge is not measured on a labeled set of this dataset (run `python -m evals.judge "
+                    "--dataset ...` with this LM and prompt)")
+        else:
+            text = (f"judge balanced accuracy {self.accuracy:.3f} ({self.source}) "
+                    f"{'>=' if self.passes else '<'} break-even {self.break_even:.2f}")
+        return text + ("; --force-edit" if self.forced and not self.passes else "")
+
+    def metrics(self) -> dict[str, float]:
+        return {"gate_accuracy": float("nan") if self.accuracy is None else self.accuracy,
+                "gate_break_even": self.break_even, "gate_passed": float(self.passes), "gate_open": float(self.open)}
+
+
 class Stages:
     """Runs and times the stages for one config (a :class:`recsys.train.TrainConfig`)."""
 
@@ -100,9 +138,12 @@ class Stages:
         self.report.notes[name] = text
 
     # -- data -----------------------------------------------------------------------------------
+    def data_warning(self, message: str) -> None:
+        self.console.print(f"[yellow]data:[/] {escape(message)}", soft_wrap=True)
+
     def data(self) -> SplitData:
         with self.stage("data"):
-            split_id = make_split(self.store, self.config.data_config())
+            split_id = make_split(self.store, self.config.data_config(), report=self.data_warning)
             s = split_summary(self.store, split_id)
             self.note("data", f"{split_id}: {s['n_users_kept']} users, train {s['n_train_clean']} clean + "
                               f"{s['n_train_noise']} injected, valid {s['n_valid']}, test {s['n_test']}")
@@ -120,13 +161,25 @@ class Stages:
         with self.console.status("Starting the language model...", spinner="dots"):
             return configure_dspy(self.config)
 
-    def profiles(self, split_id: str, programs, kinds: tuple[str, ...] = ("user", "item")) -> None:
+    def profiles(self, split_id: str, programs, kinds: tuple[str, ...] = ("user", "item"),
+                 judged_users: list[int] = ()) -> None:
+        """Profiles of the first --max-users users, plus every user with a judged pair (the user view
+        reads the profile), and of the --max-items most popular items."""
         from judge.jobs import ProfileJobConfig, run_profiles
 
         config = self.config
+        if config.profiles == IMPORTED:
+            with self.stage("profiles"):
+                counts = {kind: len(profile_texts(self.store, split_id, kind, IMPORTED, IMPORTED)) for kind in kinds}
+                if not counts.get("user") and "user" in kinds:
+                    raise DataValidationError("--profiles imported, but the dataset shipped no user profiles "
+                                              "(usr_prf.pkl); use --profiles llm.")
+                self.note("profiles", "imported with the dataset, no LM call: " + ", ".join(
+                    f"{kind} {n}" for kind, n in counts.items()))
+            return
         with self.stage("profiles"):
             job = ProfileJobConfig(kinds=list(kinds), max_history=config.max_history, max_takers=config.max_takers,
-                                   max_users=config.max_users, max_items=config.max_items)
+                                   max_users=config.max_users, max_items=config.max_items, users=sorted(judged_users))
             stats = run_profiles(self.store, split_id, programs["profile_user"], programs.get("profile_item"),
                                  config, config, job, config.seed, lm_setup=self.lm_setup)
             self.note("profiles", ", ".join(
@@ -137,9 +190,10 @@ class Stages:
         from judge.jobs import VerdictJobConfig, run_verdicts
 
         with self.stage("verdicts"):
-            stats = run_verdicts(self.store, candidate_set, programs["dual_judge"],
-                                 programs["profile_user"].prompt_hash, self.config, self.config,
-                                 VerdictJobConfig(), self.config.seed, lm_setup=self.lm_setup)
+            profile_lm, user_prompt, _ = self.profile_identity(programs)
+            stats = run_verdicts(self.store, candidate_set, programs["dual_judge"], user_prompt, self.config,
+                                 self.config, VerdictJobConfig(), self.config.seed, lm_setup=self.lm_setup,
+                                 profile_lm=profile_lm)
             self.note("verdicts", f"{stats.n_ok} new ok, {stats.n_failed} failed, {stats.lm_calls} LM calls")
             self._raise_if_stopped([stats], "verdicts")
 
@@ -150,20 +204,37 @@ class Stages:
             raise BudgetExhausted(f"the {name} stage stopped on its LM budget (--max-calls/--max-cost); "
                                   "raise the budget or re-run to continue where it stopped.")
 
+    def profile_identity(self, programs) -> tuple[str, str, str]:
+        """(LM, user prompt hash, item prompt hash) of the profiles the later stages read."""
+        from judge.lm import lm_identity
+
+        if self.config.profiles == IMPORTED:
+            return IMPORTED, IMPORTED, IMPORTED
+        return (lm_identity(self.config), programs["profile_user"].prompt_hash,
+                programs["profile_item"].prompt_hash if "profile_item" in programs else "")
+
     # -- semantic relevance ---------------------------------------------------------------------
     def embeddings(self, data: SplitData, programs) -> tuple[torch.Tensor, torch.Tensor]:
         from judge.embeddings import Encoder
-        from judge.lm import lm_identity
 
+        if self.config.encoder == IMPORTED:
+            with self.stage("embeddings"):
+                users, items = (imported_vectors(self.store, data.split_id, kind) for kind in ("user", "item"))
+                if users is None or items is None or users.shape[1] != items.shape[1]:
+                    raise DataValidationError(
+                        "--encoder imported needs the dataset's usr_emb_np.pkl and itm_emb_np.pkl, of one width; "
+                        "this dataset has " + ("none" if users is None and items is None else "only one, or two "
+                                               "widths") + ": use --encoder minilm.")
+                self.note("embeddings", f"imported with the dataset: {len(users)} users, {len(items)} items, "
+                                        f"d = {users.shape[1]}, no encoding")
+                return torch.as_tensor(users), torch.as_tensor(items)
         with self.stage("embeddings"):
             users_text, items_text, counts = entity_texts(
-                self.store, data.split_id, lm_identity(self.config), programs["profile_user"].prompt_hash,
-                programs["profile_item"].prompt_hash, self.config.max_history)
+                self.store, data.split_id, *self.profile_identity(programs), self.config.max_history)
             encoder = Encoder(self.config)
-            with self.console.status(f"Encoding {len(users_text) + len(items_text)} texts "
-                                     f"(cached ones are read from the store)...", spinner="dots"):
-                users = torch.as_tensor(cached_encode(self.store, encoder, users_text))
-                items = torch.as_tensor(cached_encode(self.store, encoder, items_text))
+            progress = self.config.progress
+            users = torch.as_tensor(cached_encode(self.store, encoder, users_text, progress, "encoding users"))
+            items = torch.as_tensor(cached_encode(self.store, encoder, items_text, progress, "encoding items"))
             self.note("embeddings", f"{encoder.identity}: {len(users_text)} users ({counts['user_profiles']} with "
                                     f"an LLM profile), {len(items_text)} items ({counts['item_profiles']} with one)")
             return users, items
@@ -176,7 +247,8 @@ class Stages:
             raw_auc = ranking_auc(user_vecs, item_vecs, data.valid, config.seed)
             if config.align:
                 pairs = pseudo_positive_pairs(data.train, user_vecs, item_vecs, config.pseudo_positive_share)
-                projector, losses = train_projector(user_vecs, item_vecs, pairs, config, config.seed)
+                projector, losses = train_projector(user_vecs, item_vecs, pairs, config, config.seed,
+                                                    self.config.progress, self.config.device)
                 with torch.no_grad():
                     user_sem, item_sem = projector(user_vecs), projector(item_vecs)
                 aligned_auc = ranking_auc(user_sem, item_sem, data.valid, config.seed)
@@ -190,7 +262,7 @@ class Stages:
                 self.report.metrics["alignment"] = {"valid_auc_raw": raw_auc}
                 text = f"off (--no-align): raw similarity, valid AUC {raw_auc:.3f}"
             k = min(self.config.semantic_neighbours, data.num_items)
-            index = SemanticIndex(item_sem.numpy())
+            index = SemanticIndex(item_sem.numpy(), device=self.config.device)
             neighbours = (torch.as_tensor(index.search(user_sem.numpy(), k)[1], dtype=torch.long) if k
                           else torch.zeros(data.num_users, 0, dtype=torch.long))
             self.note("alignment", f"{text}; FAISS {index.kind}, {k} neighbours per user")
@@ -198,23 +270,46 @@ class Stages:
 
     # -- candidates -----------------------------------------------------------------------------
     def candidates(self, data: SplitData, **overrides) -> str:
-        """The candidate set of the config (``overrides``: CandidateConfig fields, e.g. LLMHD's pruning)."""
+        """The candidate set of the config (``overrides``: CandidateConfig fields, e.g. LLMHD's pruning).
+
+        --judge-users bounds the users whose pairs are candidates (--max-users bounds the profiles)."""
         config = self.config
+        overrides = {"max_users": config.judge_users} | overrides
         with self.stage("pretrain + candidates"):
             # The default schedule, not the full model's: tuning --lr or --epochs must not re-buy verdicts.
+            # The device is the run's (hashed only when not the CPU: a GPU pretraining draws other samples).
             candidate_set, created = pretrain_candidates(
                 self.store, data, PretrainConfig.model_validate(
-                    config.data_config().model_dump() | {"model": config.backbone}),
+                    config.data_config().model_dump() | {"model": config.backbone, "device": config.device}),
                 CandidateConfig.model_validate(
                     config.model_dump(include=set(CandidateConfig.model_fields)) | overrides),
                 config.progress, config.store_flush_seconds)
             with self.store.connect() as con:
                 counts = dict(con.execute("SELECT kind, count(*) FROM candidates WHERE candidate_set = ? "
                                           "GROUP BY kind", [candidate_set]).fetchall())
-            self.note("pretrain + candidates", ("new" if created else "reused") + f" candidate set: "
+            with self.store.connect() as con:
+                users, injected = con.execute(
+                    "SELECT count(DISTINCT c.user_idx), count(*) FILTER (WHERE x.is_injected_noise) FROM candidates c "
+                    "LEFT JOIN interactions x ON x.split_id = c.split_id AND x.user_idx = c.user_idx "
+                    " AND x.item_idx = c.item_idx AND x.split = 'train' "
+                    "WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative')",
+                    [candidate_set]).fetchone()
+            chosen = CandidateConfig.model_validate(config.model_dump(include=set(CandidateConfig.model_fields))
+                                                    | overrides)
+            reach = (f"{chosen.candidate_share:.0%} of each user's positives" if chosen.candidate_share
+                     else f"budget of {chosen.candidate_budget} pairs over all users" if chosen.candidate_budget
+                     else f"{chosen.low_positives} low + {chosen.high_negatives} high per user")
+            self.note("pretrain + candidates", ("new" if created else "reused") + f" candidate set ({reach}): "
                       f"{counts.get('low_score_positive', 0)} low-score positives, "
-                      f"{counts.get('high_score_negative', 0)} high-score negatives")
+                      f"{counts.get('high_score_negative', 0)} high-score negatives, over {users} users")
+            self.report.metrics["reach"] = {"candidate_users": users, "injected_candidates": injected}
             return candidate_set
+
+    def judged_users(self, candidate_set: str) -> list[int]:
+        with self.store.connect() as con:
+            return [user for user, in con.execute(
+                "SELECT DISTINCT user_idx FROM candidates WHERE candidate_set = ? "
+                "AND kind IN ('low_score_positive', 'high_score_negative') ORDER BY user_idx", [candidate_set]).fetchall()]
 
     def graph_edit(self, data: SplitData, candidate_set: str | None, programs) -> torch.Tensor:
         from judge.lm import lm_identity
@@ -225,17 +320,68 @@ class Stages:
             if candidate_set is None:
                 self.note("graph edit", "off (--no-denoise): G' = G")
                 return data.train
+            missing = 0  # candidate pairs without both views' verdicts (the LLM judge only)
             if config.judge == "oracle":
                 decisions = oracle_decisions(self.store, candidate_set)
+            elif config.judge == "simulated":
+                tpr, tnr = config.judge_rates()
+                decisions = simulated_decisions(self.store, candidate_set, tpr, tnr, config.simulated_seed)
             else:
                 decisions = llm_decisions(self.store, candidate_set, lm_identity(config),
                                           programs["dual_judge"].prompt_hash,
                                           lambda u, i: is_hard(u, i, config.judge_rule))
+                from judge.records import missing_verdict_pairs  # issue 15: pairs an incomplete judge lacks
+
+                missing = missing_verdict_pairs(self.store, candidate_set, lm_identity(config),
+                                                programs["dual_judge"].prompt_hash)
+            if config.judge in GROUND_TRUTH_JUDGES:
+                self.note("judge", f"analysis judge: --judge {config.judge} reads the injected-noise flags "
+                                   "(ground truth); its result is a bound, not what a real judge achieves.")
+            gate = self.judge_gate(data, programs)
+            if missing and gate.open and not config.allow_partial:  # issue 15: never edit from a partial judge
+                raise IncompleteJudge(
+                    f"the judge is incomplete: {missing} candidate pairs lack an ok verdict from both views "
+                    "(failed or skipped calls; see `python -m judge status`). Re-run with --retry-failed, "
+                    "or pass --allow-partial to edit the graph from the pairs that have one.")
+            if missing and gate.open:
+                self.note("judge", f"--allow-partial: {missing} candidate pairs lack a verdict and stay as they are.")
             g_prime, counts = augmented_graph(data, decisions)
             self.record_confusion(data, candidate_set, decisions, counts)
-            self.note("graph edit", f"{config.judge} judge: removed {counts['edges_removed']} edges, "
-                                    f"added {counts['edges_added']}; G' has {counts['edges_in_g_prime']}")
+            self.report.metrics["denoise"] |= gate.metrics() | {
+                "judge_reads_ground_truth": float(config.judge in GROUND_TRUTH_JUDGES)}
+            if not gate.open:
+                g_prime = data.train
+                self.report.metrics["denoise"] |= {"edges_removed": 0, "edges_added": 0,
+                                                   "edges_in_g_prime": data.train.size(1)}
+                self.note("graph edit", f"{gate.reason}: G' = G (the {config.judge} judge would have removed "
+                                        f"{counts['edges_removed']} edges and added {counts['edges_added']}; "
+                                        "--force-edit applies them)")
+                self.note("judge", (self.report.notes.get("judge", "") + " " if "judge" in self.report.notes else "")
+                          + f"judge gate closed: {gate.reason}; the graph was not edited.")
+                return g_prime
+            self.note("graph edit", f"{config.judge} judge ({gate.reason}): removed {counts['edges_removed']} "
+                                    f"edges, added {counts['edges_added']}; G' has {counts['edges_in_g_prime']}")
             return g_prime
+
+    def judge_gate(self, data: SplitData, programs) -> JudgeGate:
+        """The judge's balanced accuracy against the break-even: measured on the dataset's labeled
+        pairs (stored verdicts of this LM and prompt, :func:`judge.quality.stored_judge_accuracy`), or
+        known for the analysis judges ((tpr + tnr) / 2; the oracle is 1)."""
+        config = self.config
+        accuracy, source = None, ""
+        if config.judge in GROUND_TRUTH_JUDGES:
+            tpr, tnr = config.judge_rates()
+            accuracy, source = (tpr + tnr) / 2, f"--judge {config.judge}, by construction"
+        else:
+            from judge.lm import lm_identity
+            from judge.quality import stored_judge_accuracy
+
+            measured = stored_judge_accuracy(self.store, data.dataset_id, lm_identity(config),
+                                             programs["dual_judge"].prompt_hash, config.judge_rule)
+            if measured is not None:
+                accuracy = measured["balanced_accuracy"]
+                source = f"{measured['n_pairs']} labeled pairs of {measured['label_set']}"
+        return JudgeGate(accuracy, config.gate_break_even, config.force_edit, source)
 
     def record_confusion(self, data: SplitData, candidate_set: str, decisions: pd.DataFrame, counts: dict) -> None:
         """What the decisions did to injected and clean candidates, for the run's metrics and the summary."""
@@ -296,6 +442,10 @@ class BudgetExhausted(RuntimeError):
     """An LM stage stopped on its budget before finishing."""
 
 
+class IncompleteJudge(BudgetExhausted):
+    """The graph edit would read a judge with missing verdicts (refused unless --allow-partial)."""
+
+
 def pretrain_backbone(store: Store, data: SplitData, pretrain: PretrainConfig, progress: bool = True,
                       flush_seconds: float = 5.0, after_epoch=None) -> tuple[str, TrainResult]:
     """The candidate-picking backbone: BPR on the noisy split, recorded as a run."""
@@ -328,12 +478,13 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
     data = stages.data()
     programs = stages.programs()
     llm_judge = config.denoise and config.judge == "llm"
+    # Candidates first: the user view reads the profile of every user with a judged pair.
+    candidate_set = stages.candidates(data) if config.denoise else None
     if config.semantic_negatives or llm_judge:
-        stages.profiles(data.split_id, programs)
+        stages.profiles(data.split_id, programs, judged_users=stages.judged_users(candidate_set) if llm_judge else ())
     if config.semantic_negatives:
         user_vecs, item_vecs = stages.embeddings(data, programs)
         user_sem, item_sem, neighbours = stages.alignment(data, user_vecs, item_vecs)
-    candidate_set = stages.candidates(data) if config.denoise else None
     if llm_judge:
         stages.verdicts(candidate_set, programs)
     sampler = None
@@ -349,7 +500,7 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
         model = build_model(data, config.backbone, optim)
         objective = LLMHNIObjective(data.train, g_prime, data.num_users, data.num_items,
                                     LLMHNIConfig.model_validate(config.model_dump(include=set(LLMHNIConfig.model_fields))),
-                                    optim.reg, sampler)
+                                    optim.reg, sampler, neighbours if config.semantic_negatives else None)
         run_id, result = record_training(
             stages.store, data.split_id, "llmhni", config,
             lambda on_epoch: fit(model, data, objective, optim, seed, on_epoch, config.progress, desc="llmhni"),
@@ -360,6 +511,27 @@ def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, T
         stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
                              f"{result.timings['seconds_per_epoch']:.2f} s/epoch"
                              + (f", sampling {share:.0%} of it" if share is not None else ""))
+    return run_id, result, stages.report
+
+
+def run_edited_backbone(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
+    """Plain BPR (a lightgcn/ngcf backbone, uniform negatives) on the judge-edited graph G': the
+    candidates, the judge's decisions and the gate exactly as the full model's, nothing else of it."""
+    stages = Stages(config, console)
+    data = stages.data()
+    candidate_set = stages.candidates(data)
+    programs = None
+    if config.judge == "llm":
+        programs = stages.programs()
+        stages.profiles(data.split_id, programs, kinds=("user",), judged_users=stages.judged_users(candidate_set))
+        stages.verdicts(candidate_set, programs)
+    g_prime = stages.graph_edit(data, candidate_set, programs)
+    optim = config.optim_config()
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.model, optim)
+    objective = BPRObjective(g_prime, normalized_adjacency(g_prime, data.num_users, data.num_items),
+                             UniformNegativeSampler(torch.cat([data.train, g_prime], dim=1), data.num_items), optim.reg)
+    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
     return run_id, result, stages.report
 
 
@@ -416,7 +588,9 @@ def run_llmhd(config, console: Console, hash_exclude: set[str]) -> tuple[str, Tr
     data = stages.data()
     programs = stages.programs(("profile_user", "llmhd_score", "llmhd_update"))
     stages.profiles(data.split_id, programs, kinds=("user",))
-    candidate_set = stages.candidates(data, prune_by_variance=True, high_negatives=0)
+    # LLMHD keeps its reach: the first --max-users users, --low-positives each.
+    candidate_set = stages.candidates(data, prune_by_variance=True, high_negatives=0, max_users=config.max_users,
+                                      candidate_budget=None, candidate_share=None)
     scores = stages.llmhd_scores(candidate_set, programs)
     with stages.stage("graph edit"):
         decisions = llmhd_decisions(scores, config.llmhd_keep_score)

@@ -1,14 +1,18 @@
 """Recording a run in the store: its config, status, timings and metrics.
 
 Writers hold the store only around write batches: metrics are buffered and flushed at most every
-``flush_seconds``, and always when the run ends, fails or is interrupted.
+``flush_seconds``, and always when the run ends, fails or is interrupted. Every flush also refreshes
+the run's ``heartbeat_at``: a ``running`` run whose heartbeat stopped was killed (kill -9, OOM) and
+reads as ``abandoned`` (:func:`judge.records.effective_status`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
+import socket
 import subprocess
 import time
 import uuid
@@ -46,15 +50,34 @@ def code_version() -> str:
 
 # Fields added after stores with results existed: at these values they are left out of the hash, so
 # earlier runs and candidate sets (and the verdicts bought for them) keep matching.
-LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "llmhd_keep_score": 6, "llmhd_like_score": 8,
-                        "llmhd_dislike_score": 3, "llmhd_rounds": 1, "hnlmrec_negatives": 10, "hnlmrec_share": 0.2}
+LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "encoding": "utf-8", "delimiter": None, "rating_scale": None,
+                        "implicit_rating": None, "include_implicit": False, "profiles": "llm", "llmhd_keep_score": 6, "llmhd_like_score": 8,
+                        "llmhd_dislike_score": 3, "llmhd_rounds": 1, "hnlmrec_negatives": 10, "hnlmrec_share": 0.2,
+                        "judge_accuracy": None, "judge_tpr": None, "judge_tnr": None, "judge_seed": None,
+                        "judge_users": None, "candidate_share": None, "candidate_budget": 300,
+                        "gate_break_even": 0.8, "force_edit": False, "edit_graph": False,
+                        "pool_candidates": 1,
+                        # issue 15: per-call timeout (no effect on results), the LM identity override,
+                        # and leave to edit the graph from a partial judge
+                        "timeout_s": 300.0, "lm_id": None, "allow_partial": False,
+                        # issue 16: where training runs; CPU runs keep their hashes
+                        "device": "cpu"}
+# Later fields whose default changed what these models compute: kept in their hashes at any value, so
+# their earlier runs (judged on the first 100 users) do not pass for new ones.
+CHANGED_FOR_MODELS = {"candidate_budget": {"llmhni"}}
+# Fields whose default became "the dataset's": hashed as their old default, since the split id (which
+# every run is keyed by beside its hash) carries the value the split actually used.
+HASHED_AS_OLD_DEFAULT = {"positive_threshold": 3.0}
 
 
 def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:
     """A stable hash of the fields that change results (display and path options excluded)."""
     fields = config.model_dump(mode="json", exclude=set(exclude))
+    for name, old in HASHED_AS_OLD_DEFAULT.items():
+        if name in fields and fields[name] is None:
+            fields[name] = old
     for name, default in LATER_FIELD_DEFAULTS.items():
-        if name in fields and fields[name] == default:
+        if name in fields and fields[name] == default and fields.get("model") not in CHANGED_FOR_MODELS.get(name, ()):
             del fields[name]
     payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -72,10 +95,10 @@ class RunRecorder:
         self._last_flush = time.monotonic()
         with store.transaction() as con:
             con.execute(
-                "INSERT INTO runs (run_id, split_id, model, config, config_hash, code_version, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                "INSERT INTO runs (run_id, split_id, model, config, config_hash, code_version, status,"
+                " heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, 'running', current_timestamp, ?, ?)",
                 [self.run_id, split_id, model, config.model_dump_json(), config_hash(config, hash_exclude),
-                 code_version()],
+                 code_version(), os.getpid(), socket.gethostname()],
             )
 
     def log(self, epoch: int, split: str, values: dict[str, float]) -> None:
@@ -84,13 +107,13 @@ class RunRecorder:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
-            return
         with self.store.transaction() as con:
-            con.executemany(
-                "INSERT OR REPLACE INTO metrics (run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
-                self._pending,
-            )
+            if self._pending:
+                con.executemany(
+                    "INSERT OR REPLACE INTO metrics (run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
+                    self._pending,
+                )
+            con.execute("UPDATE runs SET heartbeat_at = current_timestamp WHERE run_id = ?", [self.run_id])
         self._pending.clear()
         self._last_flush = time.monotonic()
 
@@ -98,8 +121,8 @@ class RunRecorder:
         self.flush()
         with self.store.transaction() as con:
             con.execute(
-                "UPDATE runs SET status = ?, best_epoch = ?, timings = ?, finished_at = current_timestamp"
-                " WHERE run_id = ?",
+                "UPDATE runs SET status = ?, best_epoch = ?, timings = ?, heartbeat_at = current_timestamp,"
+                " finished_at = current_timestamp WHERE run_id = ?",
                 [status, best_epoch, json.dumps(timings or {}), self.run_id],
             )
 

@@ -30,12 +30,12 @@ class UniformNegativeSampler:
         return self.observed[position] == keys
 
     def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        items = torch.randint(self.num_items, users.shape, generator=generator)
+        items = torch.randint(self.num_items, users.shape, generator=generator, device=users.device)
         for _ in range(self.max_rounds):
             clash = self.is_observed(users, items)
             if not clash.any():
                 break
-            items[clash] = torch.randint(self.num_items, (int(clash.sum()),), generator=generator)
+            items[clash] = torch.randint(self.num_items, (int(clash.sum()),), generator=generator, device=users.device)
         return items
 
 
@@ -74,7 +74,7 @@ class SemanticNegativeSampler:
         """Rebuild every user's pool from the current model's scores."""
         num_users = user_emb.size(0)
         for start in range(0, num_users, self.batch_size):
-            users = torch.arange(start, min(start + self.batch_size, num_users))
+            users = torch.arange(start, min(start + self.batch_size, num_users), device=user_emb.device)
             scores = user_emb[users] @ item_emb.T
             in_batch = (self.excluded_rows >= start) & (self.excluded_rows < start + users.numel())
             scores[self.excluded_rows[in_batch] - start, self.excluded_cols[in_batch]] = float("-inf")
@@ -84,8 +84,39 @@ class SemanticNegativeSampler:
             self.hard[users] = pool.gather(1, lowest)
 
     def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        column = torch.randint(self.keep, users.shape, generator=generator)
+        column = torch.randint(self.keep, users.shape, generator=generator, device=users.device)
         return self.hard[users, column]
+
+
+class PoolNegativeSampler:
+    """The high-score negative pool drawn per pair (the paper's HN_u at batch time): of ``candidates``
+    uniform unobserved items, the one the current model scores highest, skipping the user's semantic
+    ``neighbours`` (likely false negatives). DNS (Zhang et al., 2013) is the case without neighbours;
+    one candidate is the uniform sampler.
+
+    Call :meth:`bind` with the batch's embeddings before :meth:`sample` (detached: the choice is not trained).
+    """
+
+    def __init__(self, uniform: UniformNegativeSampler, candidates: int, neighbours: torch.Tensor | None = None):
+        self.uniform, self.candidates, self.neighbours = uniform, candidates, neighbours
+        self.user_emb: torch.Tensor | None = None
+        self.item_emb: torch.Tensor | None = None
+
+    def bind(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
+        self.user_emb, self.item_emb = user_emb.detach(), item_emb.detach()
+
+    @torch.no_grad()
+    def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.candidates == 1:
+            return self.uniform.sample(users, generator)
+        if self.user_emb is None:
+            raise RuntimeError("PoolNegativeSampler.bind(user_emb, item_emb) must be called before sample()")
+        pool = self.uniform.sample(users.repeat_interleave(self.candidates), generator).view(-1, self.candidates)
+        scores = (self.user_emb[users, None, :] * self.item_emb[pool]).sum(-1)
+        if self.neighbours is not None and self.neighbours.numel():
+            near = (pool[:, :, None] == self.neighbours[users][:, None, :]).any(-1)
+            scores = scores.masked_fill(near & ~near.all(1, keepdim=True), float("-inf"))
+        return pool.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
 
 
 class MixedNegativeSampler:
@@ -110,7 +141,7 @@ class MixedNegativeSampler:
         start = time.perf_counter()
         negatives = self.uniform.sample(users, generator)
         if self.semantic is not None:
-            take = (torch.rand(users.shape, generator=generator) < self.share).nonzero().squeeze(1)
+            take = (torch.rand(users.shape, generator=generator, device=users.device) < self.share).nonzero().squeeze(1)
             drawn = self.semantic.sample(users[take], generator)
             negatives[take[drawn >= 0]] = drawn[drawn >= 0]
         self.seconds += time.perf_counter() - start

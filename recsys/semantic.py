@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
+from recsys.device import resolve_device
 from recsys.losses import info_nce
 from recsys.store import Store
 from recsys.texts import item_texts, profile_texts, user_histories
@@ -125,17 +126,25 @@ def pseudo_positive_pairs(train: torch.Tensor, user_vecs: torch.Tensor, item_vec
 
 
 def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: torch.Tensor,
-                    config: AlignmentConfig, seed: int, progress: bool = False) -> tuple[Projector, list[float]]:
-    """InfoNCE between g(s_u) and g(s_i) of pseudo-positive pairs, with in-batch negatives (L_al)."""
+                    config: AlignmentConfig, seed: int, progress: bool = False,
+                    device: str | torch.device = "cpu") -> tuple[Projector, list[float]]:
+    """InfoNCE between g(s_u) and g(s_i) of pseudo-positive pairs, with in-batch negatives (L_al).
+
+    On ``device`` (see :func:`recsys.device.resolve_device`) the vectors, the pairs and the projector
+    move there once and the shuffling generator lives there; the projector comes back on the CPU."""
+    device = resolve_device(device)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    projector = Projector(user_vecs.size(1), config.projector_hidden, config.projector_dim)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    projector = Projector(user_vecs.size(1), config.projector_hidden, config.projector_dim)  # same init anywhere
+    if device.type != "cpu":
+        projector.to(device)
+        user_vecs, item_vecs, pairs = user_vecs.to(device), item_vecs.to(device), pairs.to(device)
     optimizer = torch.optim.Adam(projector.parameters(), lr=config.align_lr)
     losses = []
     bar = tqdm(range(config.align_epochs), desc="alignment", unit="epoch", disable=not progress)
     for _ in bar:
         total = 0.0
-        order = torch.randperm(pairs.size(1), generator=generator)
+        order = torch.randperm(pairs.size(1), generator=generator, device=device)
         for chunk in order.split(config.align_batch_size):
             users, items = pairs[0, chunk], pairs[1, chunk]
             loss = info_nce(projector(user_vecs[users]), projector(item_vecs[items]), config.align_temperature)
@@ -146,7 +155,7 @@ def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: tor
         losses.append(total / pairs.size(1))
         bar.set_postfix(info_nce=f"{losses[-1]:.4f}")
     bar.close()
-    return projector.eval(), losses
+    return projector.cpu().eval(), losses
 
 
 def ranking_auc(user_vecs: torch.Tensor, item_vecs: torch.Tensor, positives: torch.Tensor, seed: int = 0) -> float:
@@ -160,23 +169,37 @@ def ranking_auc(user_vecs: torch.Tensor, item_vecs: torch.Tensor, positives: tor
     return float((pos > neg).float().mean() + 0.5 * (pos == neg).float().mean())
 
 
+def faiss_gpu_available() -> bool:
+    """Whether the installed faiss is a GPU build that sees at least one GPU."""
+    import faiss
+
+    return hasattr(faiss, "StandardGpuResources") and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
+
+
 class SemanticIndex:
     """FAISS inner-product index over L2-normalized item vectors (cosine similarity).
 
-    Exact search below ``exact_threshold`` items, HNSW above; moved to the GPU when faiss-gpu sees one.
+    On the CPU (the default): exact search below ``exact_threshold`` items, HNSW above. With
+    ``device`` cuda and faiss-gpu installed (``pip install -e .[gpu]``), exact search on that GPU at
+    any size (brute force on a GPU beats CPU HNSW at these sizes); with cuda but a CPU-only faiss, the
+    CPU index, and ``on_gpu`` says so.
     """
 
-    def __init__(self, item_vecs: np.ndarray, exact_threshold: int = 50_000, hnsw_m: int = 32):
+    def __init__(self, item_vecs: np.ndarray, exact_threshold: int = 50_000, hnsw_m: int = 32,
+                 device: str | torch.device = "cpu"):
         import faiss
 
         vectors = np.ascontiguousarray(item_vecs, dtype=np.float32)
         dim = vectors.shape[1]
-        if len(vectors) <= exact_threshold:
+        device = resolve_device(device)
+        self.on_gpu = device.type == "cuda" and faiss_gpu_available()
+        if len(vectors) <= exact_threshold or self.on_gpu:
             index = faiss.IndexFlatIP(dim)
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and isinstance(index, faiss.IndexFlatIP):
-            index = faiss.index_cpu_to_all_gpus(index)
+        if self.on_gpu:
+            self._resources = faiss.StandardGpuResources()  # must outlive the index
+            index = faiss.index_cpu_to_gpu(self._resources, device.index or 0, index)
         index.add(vectors)
         self.index = index
         self.kind = type(index).__name__

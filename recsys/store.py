@@ -372,6 +372,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        8,
+        "judge faults: finish reasons of LM answers; run heartbeats, owners and skipped tasks",
+        """
+        -- Why the LM stopped ('stop', 'length', ...); NULL where unknown or for rows written before.
+        ALTER TABLE verdicts ADD COLUMN finish_reason VARCHAR;
+        ALTER TABLE profiles ADD COLUMN finish_reason VARCHAR;
+        ALTER TABLE method_outputs ADD COLUMN finish_reason VARCHAR;
+        -- A running run refreshes heartbeat_at; one whose heartbeat stopped (or whose process on this
+        -- host is gone) reads as abandoned. n_skipped: tasks a judge run could not even start.
+        ALTER TABLE judge_runs ADD COLUMN n_skipped INTEGER;
+        ALTER TABLE judge_runs ADD COLUMN heartbeat_at TIMESTAMP;
+        ALTER TABLE judge_runs ADD COLUMN pid INTEGER;
+        ALTER TABLE judge_runs ADD COLUMN host VARCHAR;
+        ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP;
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN host VARCHAR;
+        """,
+    ),
 )
 
 

@@ -12,18 +12,17 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from judge.config import PROMPTS_DIR, HardRule, LMConfig, RunnerConfig
 from judge.embeddings import EncoderConfig
-from judge.lm import LMConfig
-from judge.programs import HardRule
-from judge.prompts import PROMPTS_DIR
-from judge.runner import RunnerConfig
 from recsys.baselines import PopularityRanking, RandomRanking
 from recsys.candidates import CandidateConfig
+from recsys.cli import run_cli
 from recsys.datasets import DataValidationError
 from recsys.hnlmrec import HNLMRecConfig
 from recsys.llmhd import LLMHDConfig
@@ -34,6 +33,7 @@ from recsys.pipeline import (
     PipelineReport,
     confusion_table,
     run_baseline,
+    run_edited_backbone,
     run_hnlmrec,
     run_llmhd,
     run_llmhni,
@@ -42,7 +42,7 @@ from recsys.pipeline import (
 from recsys.runs import record_training
 from recsys.semantic import AlignmentConfig
 from recsys.split import DataConfig, load_split, make_split, split_summary
-from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
+from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError, discard_if_empty
 from recsys.trainer import OptimConfig, TrainResult, evaluate_fixed, train_bpr
 
 BASELINES = ("dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con")
@@ -84,18 +84,52 @@ class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, Baseli
         None, description="Seed of initialisation and sampling (default: --seed). Vary it to repeat training "
         "on one split, reusing its profiles, candidates and verdicts."
     )
-    judge: Literal["llm", "oracle"] = Field(
+    judge: Literal["llm", "oracle", "simulated"] = Field(
         "llm", description="llm: verdicts from --lm. oracle: the injected-noise flags (an analysis upper "
-        "bound that reads ground truth; never a real result)."
+        "bound that reads ground truth; never a real result). simulated: a judge of known accuracy "
+        "(--judge-accuracy, or --judge-tpr/--judge-tnr) drawn from the same flags (analysis only)."
     )
+    judge_accuracy: float | None = Field(
+        None, ge=0, le=1, description="--judge simulated: the chance of a right decision on each candidate "
+        "positive (both rates below; 1 is the oracle)."
+    )
+    judge_tpr: float | None = Field(
+        None, ge=0, le=1, description="--judge simulated: chance an injected positive is judged noise "
+        "(noise caught; default --judge-accuracy)."
+    )
+    judge_tnr: float | None = Field(
+        None, ge=0, le=1, description="--judge simulated: chance a clean positive is judged hard "
+        "(clean kept; default --judge-accuracy)."
+    )
+    judge_seed: int | None = Field(None, description="Seed of the simulated judge's draws (default: the training seed).")
     judge_rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
     max_users: int | None = Field(
-        100, gt=0, description="Users profiled and judged (the first N by id; unset for all). Bounds LLM work: "
-        "about (low + high) x 2 verdict calls and one profile call per user."
+        100, gt=0, description="Users profiled by the LLM (the first N by id; unset for all). With the LLM "
+        "judge, every user with a judged pair is profiled too. One profile call per user."
+    )
+    judge_users: int | None = Field(
+        None, gt=0, description="Users whose pairs are candidates (the first N by id; unset for all)."
+    )
+    candidate_budget: int | None = Field(
+        300, gt=0, description="Pairs judged over all users, the most suspicious first (see the candidates "
+        "options; --candidate-share takes precedence; None for --low-positives per user). About 2 verdict calls each."
+    )
+    gate_break_even: float = Field(
+        0.8, ge=0, le=1, description="The judge gate: below this balanced accuracy on the dataset's labeled "
+        "pairs the judge does not edit the graph (G' = G). 0.8 was measured on ml-100k with 20% random noise "
+        "(evals/judge_value.md)."
+    )
+    force_edit: bool = Field(False, description="Edit the graph with the judge's decisions even below the gate.")
+    edit_graph: bool = Field(
+        False, description="lightgcn/ngcf: train BPR on the judge-edited graph G' (--judge, the candidates "
+        "options and the gate as for llmhni) instead of G."
     )
     max_items: int | None = Field(
         150, gt=0, description="Items profiled by the LLM (the most popular N); the rest use their own text."
     )
+    profiles: Literal["llm", "imported"] = Field(
+        "llm", description="llm: profiles written by --lm. imported: the profiles a pre-split dataset shipped with "
+        "(RLMRec's usr_prf.pkl / itm_prf.pkl), with no LM call; the judge's user view reads them too.")
     max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
     max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
     low_positives: int = Field(2, ge=0, description="Lowest-scored training positives per judged user.")
@@ -104,6 +138,26 @@ class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, Baseli
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file (created if missing).")
     progress: bool = Field(True, description="Show progress bars.")
     store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
+
+    @model_validator(mode="after")
+    def _simulated_judge_has_rates(self) -> "TrainConfig":
+        if self.judge == "simulated":
+            self.judge_rates()
+        return self
+
+    def judge_rates(self) -> tuple[float, float]:
+        """(tpr, tnr) of the simulated judge: noise caught, clean kept."""
+        if self.judge == "oracle":
+            return 1.0, 1.0
+        tpr = self.judge_tpr if self.judge_tpr is not None else self.judge_accuracy
+        tnr = self.judge_tnr if self.judge_tnr is not None else self.judge_accuracy
+        if tpr is None or tnr is None:
+            raise ValueError("--judge simulated needs --judge-accuracy (or both --judge-tpr and --judge-tnr)")
+        return tpr, tnr
+
+    @property
+    def simulated_seed(self) -> int:
+        return self.judge_seed if self.judge_seed is not None else self.training_seed
 
     @property
     def training_seed(self) -> int:
@@ -139,14 +193,19 @@ def run_with_report(config: TrainConfig, console: Console | None = None
         return run_llmhd(config, console, NON_RESULT_FIELDS)
     if config.model == "hnlmrec":
         return run_hnlmrec(config, console, NON_RESULT_FIELDS)
+    if config.edit_graph and config.model in ("lightgcn", "ngcf"):
+        return run_edited_backbone(config, console, NON_RESULT_FIELDS)
     store = Store(config.store)
     with console.status("Preparing the dataset and split...", spinner="dots"):
-        split_id = make_split(store, config.data_config())
+        split_id = make_split(store, config.data_config(), report=lambda message: console.print(
+            f"[yellow]data:[/] {escape(message)}", soft_wrap=True))
     summary = split_summary(store, split_id)
+    dropped = ("given split, no user dropped" if "|given" in split_id else
+               f"{summary['n_users_dropped']} dropped (< {config.min_user_interactions} positives)")
     console.print(
-        f"[bold]{split_id}[/]: {summary['n_users_kept']} users kept, {summary['n_users_dropped']} dropped "
-        f"(< {config.min_user_interactions} positives); train {summary['n_train_clean']} clean + "
-        f"{summary['n_train_noise']} injected, valid {summary['n_valid']}, test {summary['n_test']}."
+        f"[bold]{escape(split_id)}[/]: {summary['n_users_kept']} users kept, {dropped}; train "
+        f"{summary['n_train_clean']} clean + {summary['n_train_noise']} injected, valid {summary['n_valid']}, "
+        f"test {summary['n_test']}."
     )
     data = load_split(store, split_id)
     seed = config.training_seed
@@ -177,10 +236,13 @@ def metrics_table(title: str, result: TrainResult) -> Table:
 
 def main(config: TrainConfig) -> int:
     console = Console(stderr=True)
+    new_store = not Path(config.store).exists()
     try:
         run_id, result, report = run_with_report(config, console)
     except (DataValidationError, StoreLockedError, BudgetExhausted) as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        if new_store and isinstance(error, DataValidationError):
+            discard_if_empty(config.store)  # a failed first command leaves no store file behind
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: the run is marked 'interrupted' in the store; "
@@ -188,6 +250,8 @@ def main(config: TrainConfig) -> int:
         return 130
     out = Console() if sys.stdout.isatty() else Console(width=160)  # tables are unreadable at 80 columns
     if report is not None:
+        if "judge" in report.notes:
+            console.print(f"[yellow]{report.notes['judge']}[/]")
         if report.confusion is not None:
             out.print(confusion_table(report.confusion, config.judge))
         out.print(stage_table(report))
@@ -201,4 +265,4 @@ def main(config: TrainConfig) -> int:
 
 
 if __name__ == "__main__":
-    CliApp.run(TrainConfig)
+    run_cli(TrainConfig)

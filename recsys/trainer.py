@@ -10,10 +10,11 @@ from typing import Protocol
 from dataclasses import dataclass, field
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch_geometric.nn.models.lightgcn import BPRLoss
 from tqdm.auto import tqdm
 
+from recsys.device import DeviceName, move_to_device, resolve_device
 from recsys.evaluate import FullRankingEvaluator
 from recsys.graph import normalized_adjacency
 from recsys.models import build_backbone
@@ -36,6 +37,15 @@ class OptimConfig(BaseModel):
     early_stop_metric: str = Field("recall@20", description="Validation metric for early stopping.")
     ks: list[int] = Field([5, 10, 20], description="Cut-offs K for Recall@K and NDCG@K.")
     eval_batch_size: int = Field(1024, gt=0, description="Users ranked at once in full-ranking evaluation.")
+    device: DeviceName = Field(
+        "cpu", description="Where the backbone, the objective, evaluation, the alignment projector and FAISS run: "
+        "cpu, cuda, or auto (cuda when torch sees a GPU). CPU results are the tested ones.")
+
+    @field_validator("device")
+    @classmethod
+    def _resolve_device(cls, value: str) -> str:
+        # 'auto' is stored (and hashed) as the device it means; 'cuda' without a GPU is an option error
+        return resolve_device(value).type
 
 
 @dataclass
@@ -127,13 +137,21 @@ def fit(
     and test metrics at the best validation epoch. Rankings mask the original training items.
 
     ``after_epoch(model, eval_adj)`` sees the model after every epoch (e.g. to track score variance).
-    An objective may keep a ``timings`` dict (seconds by name); it is averaged per epoch into the result."""
-    generator = torch.Generator().manual_seed(seed)
+    An objective may keep a ``timings`` dict (seconds by name); it is averaged per epoch into the result.
+
+    On ``config.device`` the model and every tensor the objective holds are moved there once (see
+    :func:`recsys.device.move_to_device`), and the generator lives there too; after training both are
+    moved back to the CPU, and the returned embeddings are CPU tensors, whatever the device."""
+    device = resolve_device(config.device)
+    if device.type != "cpu":
+        model.to(device)
+        move_to_device(objective, device)
+    generator = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     evaluate_valid = FullRankingEvaluator(data.train, data.valid, data.num_users, data.num_items,
-                                          config.ks, config.eval_batch_size)
+                                          config.ks, config.eval_batch_size, device)
     evaluate_test = FullRankingEvaluator(data.train, data.test, data.num_users, data.num_items,
-                                         config.ks, config.eval_batch_size)
+                                         config.ks, config.eval_batch_size, device)
     if config.early_stop_metric not in {f"{m}@{k}" for m in ("recall", "ndcg") for k in config.ks}:
         raise ValueError(f"early_stop_metric {config.early_stop_metric!r} is not one of the computed metrics")
 
@@ -154,7 +172,7 @@ def fit(
         objective.start_epoch(model, generator)
         model.train()
         total_loss = 0.0
-        for chunk in torch.randperm(edges.size(1), generator=generator).split(config.batch_size):
+        for chunk in torch.randperm(edges.size(1), generator=generator, device=device).split(config.batch_size):
             loss = objective.batch_loss(model, edges[0, chunk], edges[1, chunk], generator)
             optimizer.zero_grad()
             loss.backward()
@@ -199,6 +217,10 @@ def fit(
         timings[f"{name}_share_of_epoch"] = seconds / train_seconds if train_seconds else 0.0
     with torch.no_grad():
         embeddings = model.user_item_embeddings(objective.eval_adj)
+    if device.type != "cpu":
+        embeddings = tuple(e.cpu() for e in embeddings)
+        model.to("cpu")
+        move_to_device(objective, "cpu")
     return TrainResult(best_epoch, best_valid, test, epoch, timings, embeddings)
 
 

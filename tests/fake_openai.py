@@ -4,6 +4,11 @@ It is a real HTTP server on 127.0.0.1 (test code only), so the judge's remote-LM
 real: DSPy, the JSON adapter, response_format, retries and usage accounting. It reads the
 requested JSON schema to decide which kind of answer to give, counts requests, and can fail the
 first N requests with HTTP 503 to exercise retries.
+
+Faults, for the judge's fault tests: ``hang_first`` requests sleep ``hang_s`` before answering (a
+hung server), and ``respond(number, properties, content)`` may replace an answer with
+``(content, finish_reason)``: cut-off JSON with ``finish_reason='length'`` (:func:`cut_off`), garbage,
+an echo of the schema...
 """
 
 from __future__ import annotations
@@ -11,7 +16,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def cut_off(number: int, properties: dict, content: str) -> tuple[str, str]:
+    """What a server returns at max_tokens: the JSON stops mid-string, finish_reason is 'length'."""
+    return content[: max(12, len(content) // 2)], "length"
 
 
 def answer_for(schema_properties: dict, prompt: str) -> dict:
@@ -37,6 +48,9 @@ class FakeOpenAI:
     def __init__(self, delay_s: float = 0.0, fail_first: int = 0):
         self.delay_s = delay_s
         self.fail_first = fail_first
+        self.hang_first = 0
+        self.hang_s = 0.0
+        self.respond: Callable[[int, dict, str], tuple[str, str] | None] | None = None
         self.requests = 0
         self.bodies: list[dict] = []
         self._lock = threading.Lock()
@@ -67,13 +81,20 @@ class FakeOpenAI:
                     self.end_headers()
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
+                if number <= owner.fail_first + owner.hang_first:
+                    time.sleep(owner.hang_s)
                 time.sleep(owner.delay_s)
                 schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
                 prompt = json.dumps(body.get("messages", []))
                 content = json.dumps(answer_for(schema.get("properties", {}), prompt))
+                finish_reason = "stop"
+                if owner.respond is not None:
+                    replaced = owner.respond(number, schema.get("properties", {}), content)
+                    if replaced is not None:
+                        content, finish_reason = replaced
                 payload = {
                     "id": f"fake-{number}", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
+                    "choices": [{"index": 0, "finish_reason": finish_reason,
                                  "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
                 }

@@ -1,15 +1,27 @@
-"""Decisions from verdicts and from the oracle, the augmented graph G', the confusion, and pruning."""
+"""Decisions from verdicts, the oracle and simulated judges, the augmented graph G', the confusion,
+pruning, and the candidates' reach (per user, a share of each user's positives, a global budget)."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
-from recsys.candidates import CandidateConfig, ScoreSnapshots, select_candidates, write_candidates
+from recsys.candidates import (
+    CandidateConfig,
+    ScoreSnapshots,
+    candidate_set_id,
+    select_candidates,
+    write_candidates,
+)
 from recsys.denoise import (
     augmented_graph,
     confusion_metrics,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
+    pair_uniforms,
+    simulated_decisions,
 )
 from recsys.split import DataConfig, load_split, make_split
 
@@ -115,3 +127,80 @@ def test_variance_pruning_keeps_the_pairs_whose_scores_moved_most(store, ratings
     assert sum(i % 2 == 0 for i in pruned_negatives) > sum(i % 2 == 0 for i in plain_negatives)
     with pytest.raises(ValueError, match="snapshots"):
         select_candidates(data, user_emb, item_emb, config)
+
+
+def test_a_simulated_judge_at_accuracy_one_is_the_oracle_and_at_zero_its_opposite(store, judged):
+    oracle = oracle_decisions(store, "cands")
+    perfect = simulated_decisions(store, "cands", 1.0, 1.0, seed=3)
+    assert perfect.equals(oracle)
+    wrong = simulated_decisions(store, "cands", 0.0, 0.0, seed=3)
+    positive = wrong.kind == "low_score_positive"
+    assert (wrong.decision[positive] != oracle.decision[positive]).all()
+    assert (wrong.decision[~positive] == "noise").all()  # negatives are never added
+    # per-class rates: catch every injected positive, keep no clean one
+    strict = simulated_decisions(store, "cands", 1.0, 0.0, seed=3)
+    assert (strict.decision[positive] == "noise").all()
+
+
+def test_simulated_judges_are_seeded_coupled_and_hit_their_rates(store, judged):
+    a = simulated_decisions(store, "cands", 0.7, 0.7, seed=1)
+    assert a.equals(simulated_decisions(store, "cands", 0.7, 0.7, seed=1))
+    assert not a.equals(simulated_decisions(store, "cands", 0.7, 0.7, seed=2))
+    oracle = oracle_decisions(store, "cands")
+    wrong = {p: set(map(tuple, simulated_decisions(store, "cands", p, p, 1)[lambda f: f.decision != oracle.decision]
+                        [["user_idx", "item_idx"]].to_numpy().tolist())) for p in (0.6, 0.9)}
+    assert wrong[0.9] <= wrong[0.6]  # a pair a better judge gets wrong, a worse one does too
+    users, items = np.meshgrid(np.arange(300), np.arange(200))
+    draws = pair_uniforms(users.ravel(), items.ravel(), seed=5)
+    assert 0 <= draws.min() and draws.max() < 1 and abs((draws < 0.8).mean() - 0.8) < 0.01
+
+
+@pytest.fixture
+def split_and_scores(store, ratings_csv):
+    data = load_split(store, make_split(store, DataConfig(dataset=str(ratings_csv), noise_ratio=0.2)))
+    generator = torch.Generator().manual_seed(0)
+    return data, torch.randn(data.num_users, 8, generator=generator), torch.randn(data.num_items, 8, generator=generator)
+
+
+def kinds(rows, kind):
+    return [(u, i) for u, i, k, _, _ in rows if k == kind]
+
+
+def test_a_share_of_each_users_positives_reaches_every_user(split_and_scores):
+    data, user_emb, item_emb = split_and_scores
+    rows = select_candidates(data, user_emb, item_emb, CandidateConfig(candidate_share=0.25, high_negatives=1))
+    low = kinds(rows, "low_score_positive")
+    per_user = torch.bincount(data.train[0], minlength=data.num_users)
+    users = torch.unique(data.train[0]).tolist()
+    assert {u for u, _ in low} == set(users)
+    assert len(low) == sum(math.ceil(0.25 * int(per_user[u])) for u in users)
+    every = select_candidates(data, user_emb, item_emb, CandidateConfig(candidate_share=1.0))
+    assert sorted(kinds(every, "low_score_positive")) == sorted(map(tuple, data.train.T.tolist()))
+    # the share's lowest-scored positives are the per-user count's, where the counts agree
+    two = select_candidates(data, user_emb, item_emb, CandidateConfig(low_positives=2, max_users=3))
+    share = select_candidates(data, user_emb, item_emb, CandidateConfig(candidate_share=2 / int(per_user[0]), max_users=1))
+    assert kinds(share, "low_score_positive") == [p for p in kinds(two, "low_score_positive") if p[0] == 0]
+
+
+def test_a_global_budget_takes_the_most_suspicious_pairs_over_all_users(split_and_scores):
+    data, user_emb, item_emb = split_and_scores
+    config = CandidateConfig(candidate_budget=30, low_positives=2, high_negatives=1)
+    rows = select_candidates(data, user_emb, item_emb, config)
+    low, high = kinds(rows, "low_score_positive"), kinds(rows, "high_score_negative")
+    assert len(low) == 20 and len(high) == 10 and len(set(low)) == 20
+    scores = user_emb @ item_emb.T
+    z = (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True)
+    train_z = sorted((float(z[u, i]), u, i) for u, i in data.train.T.tolist())
+    assert set(low) == {(u, i) for _, u, i in train_z[:20]}
+    assert len({u for u, _ in low}) > 2  # spread over users, not the first ones
+    observed = set(map(tuple, data.train.T.tolist()))
+    assert not observed & set(high)
+    # only judged users get the item view's top positives
+    assert {u for u, _ in kinds(rows, "top_positive")} == {u for u, _ in low + high}
+
+
+def test_candidate_set_ids_of_earlier_configs_are_unchanged():
+    old = "s|backbone=h|low=2|high=1|top=5|users=100"
+    assert candidate_set_id("s", "h", CandidateConfig(low_positives=2, high_negatives=1, max_users=100)) == old
+    assert candidate_set_id("s", "h", CandidateConfig(candidate_share=0.2)).endswith("|users=all|share=0.2")
+    assert candidate_set_id("s", "h", CandidateConfig(candidate_budget=300)).endswith("|budget=300")

@@ -8,7 +8,7 @@ import torch
 from recsys.graph import edit_graph, normalized_adjacency
 from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.models import LightGCN
-from recsys.sampling import SemanticNegativeSampler, UniformNegativeSampler
+from recsys.sampling import PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.trainer import BPRObjective
 
 NUM_USERS, NUM_ITEMS = 12, 30
@@ -124,3 +124,27 @@ def test_ranking_graph_is_g_prime_and_negatives_avoid_both_graphs():
                     + torch.cat([graph, augmented], dim=1)[1]).tolist())
     assert not observed & set((users * NUM_ITEMS + negatives).tolist())
     assert obj.timings["sampling"] > 0
+
+
+def test_the_per_pair_pool_takes_the_top_scored_candidate_and_skips_semantic_neighbours():
+    graph = tiny_graph()
+    uniform = UniformNegativeSampler(graph, NUM_ITEMS)
+    user_emb, item_emb = torch.ones(NUM_USERS, 1), torch.arange(NUM_ITEMS, dtype=torch.float).unsqueeze(1)
+    users = torch.arange(NUM_USERS).repeat(40)
+    plain = PoolNegativeSampler(uniform, 1)
+    assert torch.equal(plain.sample(users, torch.Generator().manual_seed(2)),
+                       uniform.sample(users, torch.Generator().manual_seed(2)))  # one candidate: uniform
+    dns = PoolNegativeSampler(uniform, 8)
+    with pytest.raises(RuntimeError, match="bind"):
+        dns.sample(users)
+    dns.bind(user_emb, item_emb)
+    hard = dns.sample(users, torch.Generator().manual_seed(2))
+    assert hard.float().mean() > uniform.sample(users, torch.Generator().manual_seed(2)).float().mean() + 5
+    neighbours = torch.tensor([[NUM_ITEMS - 1, NUM_ITEMS - 2]]).repeat(NUM_USERS, 1)  # the top items are "near"
+    filtered = PoolNegativeSampler(uniform, NUM_ITEMS, neighbours)
+    filtered.bind(user_emb, item_emb)
+    assert not set(filtered.sample(users, torch.Generator().manual_seed(2)).tolist()) & {NUM_ITEMS - 1, NUM_ITEMS - 2}
+    obj = objective(graph, graph, pool_candidates=4, semantic_negatives=False)
+    net = model()
+    obj.start_epoch(net, torch.Generator().manual_seed(0))
+    assert torch.isfinite(obj.batch_loss(net, graph[0], graph[1], torch.Generator().manual_seed(1)))

@@ -404,3 +404,40 @@ def test_cli_refuses_a_missing_store(tmp_path, capsys):
         CliApp.run(TuiCLI, cli_args=["--store", str(tmp_path / "nope.duckdb")])
     assert exit_info.value.code == 2 and "no store at" in capsys.readouterr().err
     assert not (tmp_path / "nope.duckdb").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15: pending vs failed views, an empty store vs an empty filter
+
+
+def test_a_missing_view_is_pending_and_a_failed_one_is_failed(store_path):
+    from tui.components.verdict_table import _label
+
+    rows = fetch_rows(Store(store_path), Filters())
+    pair = rows[0]
+    con = duckdb.connect(str(store_path))
+    con.execute("DELETE FROM verdicts WHERE user_idx = ? AND item_idx = ? AND view = 'item'",
+                [pair.user_idx, pair.item_idx])
+    con.execute("UPDATE verdicts SET status = 'failed', label = NULL WHERE user_idx = ? AND item_idx = ? "
+                "AND view = 'user'", [pair.user_idx, pair.item_idx])
+    con.close()
+    row = next(r for r in fetch_rows(Store(store_path), Filters()) if r.key == pair.key)
+    assert (row.user_label, row.user_failed, row.item_label, row.item_failed) == (None, True, None, False)
+    assert _label(row.user_label, row.user_failed).plain == "failed"
+    assert _label(row.item_label, row.item_failed).plain == "pending"
+
+
+def test_an_empty_store_says_so_rather_than_no_match(tmp_path):
+    from tui.screens import NO_VERDICTS_YET
+
+    path = tmp_path / "empty.duckdb"
+    Store(path)
+
+    async def scenario() -> None:
+        app = AuditApp(path, "ana")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            meta = app.audit_screen.query_one(DetailView).query_one("#detail-meta")
+            assert NO_VERDICTS_YET in str(meta.render())
+
+    asyncio.run(scenario())

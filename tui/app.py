@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 from recsys.store import Store
 from tui.components.text_prompt import TextPrompt
 from tui.export import export_jsonl
-from tui.messages import AuditWritten, StoreBusy, StoreError
+from tui.messages import AuditRejected, AuditWritten, StoreBusy, StoreError
 from tui.queries import Audit, AuditValue, Filters, Rule, VerdictRow
 from tui.screens import AuditScreen
 from tui.writer import AuditWriter, WriteOp
@@ -95,7 +95,15 @@ class AuditApp(App[None]):
         worker = get_current_worker()
         self.writer.run(lambda: worker.is_cancelled,
                         lambda op, pending: self.post_message(AuditWritten(op, pending)),
-                        lambda pending, error, locked: self.post_message(StoreBusy(pending, error, locked)))
+                        lambda pending, error, locked: self.post_message(StoreBusy(pending, error, locked)),
+                        lambda op, reason, pending: self.post_message(
+                            AuditRejected(op, reason, pending, str(self.writer.rejected))))
+
+    def on_audit_rejected(self, message: AuditRejected) -> None:
+        # Like a written audit for the row's pending mark; then say where it went and why.
+        self.on_audit_written(AuditWritten(message.op, message.pending))
+        self.notify(f"An audit could not be stored and was set aside in {message.path}: {message.reason[:200]}",
+                    severity="error", timeout=10)
 
     def on_audit_written(self, message: AuditWritten) -> None:
         key_id = message.op.audit.key.as_id()

@@ -19,12 +19,14 @@ class FiltersChanged(Message):
 class RowsLoaded(Message):
     """A list query finished; ``complete`` is False for the quick first page of a two-phase load."""
 
-    def __init__(self, generation: int, rows: list[VerdictRow], complete: bool, seconds: float) -> None:
+    def __init__(self, generation: int, rows: list[VerdictRow], complete: bool, seconds: float,
+                 store_empty: bool = False) -> None:
         super().__init__()
         self.generation = generation
         self.rows = rows
         self.complete = complete
         self.seconds = seconds
+        self.store_empty = store_empty  # no judged pair at all (not merely none matching the filters)
 
 
 class DetailLoaded(Message):
@@ -66,3 +68,14 @@ class StoreBusy(Message):
         self.pending = pending
         self.error = error
         self.locked = locked
+
+
+class AuditRejected(Message):
+    """The writer set an audit aside: the store can never take it (the reason is in the rejected file)."""
+
+    def __init__(self, op: WriteOp, reason: str, pending: int, path: str) -> None:
+        super().__init__()
+        self.op = op
+        self.reason = reason
+        self.pending = pending
+        self.path = path

@@ -115,6 +115,8 @@ class VerdictRow(NamedTuple):
     audit: str | None
     auditor: str | None
     truth: str | None
+    user_failed: bool = False  # a label of None is a failed view when set, else one not judged yet
+    item_failed: bool = False
 
     @property
     def key(self) -> PairKey:
@@ -129,7 +131,9 @@ def _pairs_sql(rule: Rule, show_truth: bool) -> str:
     WITH v AS (
         SELECT candidate_set, user_idx, item_idx, lm, prompt_hash,
                any_value(label) FILTER (WHERE view = 'user' AND status = 'ok') AS user_label,
-               any_value(label) FILTER (WHERE view = 'item' AND status = 'ok') AS item_label
+               any_value(label) FILTER (WHERE view = 'item' AND status = 'ok') AS item_label,
+               coalesce(bool_or(view = 'user' AND status <> 'ok'), false) AS user_failed,
+               coalesce(bool_or(view = 'item' AND status <> 'ok'), false) AS item_failed
         FROM verdicts GROUP BY ALL
     ), a AS (
         SELECT candidate_set, user_idx, item_idx, lm, prompt_hash,
@@ -155,7 +159,8 @@ def _pairs_sql(rule: Rule, show_truth: bool) -> str:
              AND a.lm = v.lm AND a.prompt_hash = v.prompt_hash
     )
     SELECT p.candidate_set, p.user_idx, p.item_idx, p.lm, p.prompt_hash, p.split_id, p.kind, p.score, p.title,
-           p.user_label, p.item_label, p.decision, p.action, p.audit, p.auditor, {truth} AS truth
+           p.user_label, p.item_label, p.decision, p.action, p.audit, p.auditor, {truth} AS truth,
+           p.user_failed AND p.user_label IS NULL AS user_failed, p.item_failed AND p.item_label IS NULL AS item_failed
     FROM p {joins}
     """
 
@@ -204,6 +209,13 @@ def fetch_rows(store: Store, filters: Filters, rule: Rule = "both_high", limit: 
     with store.connect() as con:
         records = con.execute(sql, params).fetchall()
     return list(map(VerdictRow._make, records))
+
+
+def store_has_verdicts(store: Store) -> bool:
+    """Whether any pair has been judged at all: an empty list then means "no judge run yet", not
+    "no pair matches these filters"."""
+    with store.connect() as con:
+        return con.execute("SELECT EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]
 
 
 @dataclass

@@ -21,7 +21,10 @@ from tui.components.filter_bar import FilterBar
 from tui.components.stats_view import StatsView
 from tui.components.verdict_table import VerdictTable
 from tui.messages import DetailLoaded, FiltersChanged, RowsLoaded, StatsLoaded, StoreError
-from tui.queries import Filters, PairKey, VerdictRow, fetch_detail, fetch_rows, fetch_stats
+from tui.queries import Filters, PairKey, VerdictRow, fetch_detail, fetch_rows, fetch_stats, store_has_verdicts
+
+NO_VERDICTS_YET = ("this store holds no judged pairs yet: run `python -m judge verdicts` "
+                   "(or `python -m recsys.train`) first")
 
 if TYPE_CHECKING:
     from tui.app import AuditApp
@@ -138,7 +141,9 @@ class AuditScreen(PairActions, Screen):
         try:
             # Two phases: the first page appears at once, the full (sorted) list follows for paging.
             first = fetch_rows(app.store, filters, app.rule, limit=page)
-            self.post_message(RowsLoaded(generation, first, len(first) < page, time.perf_counter() - self._started))
+            empty = not first and not store_has_verdicts(app.store)
+            self.post_message(RowsLoaded(generation, first, len(first) < page, time.perf_counter() - self._started,
+                                         store_empty=empty))
             if len(first) == page:
                 rows = fetch_rows(app.store, filters, app.rule)
                 self.post_message(RowsLoaded(generation, rows, True, time.perf_counter() - self._started))
@@ -159,9 +164,10 @@ class AuditScreen(PairActions, Screen):
         else:
             table.set_rows(rows, filters.show_truth, keep_cursor=self._keep_cursor)
         self._first_page_of = None if message.complete else message.generation
+        self._store_empty = message.store_empty
         if message.complete:
             self.load_seconds = message.seconds
-            self.set_status(f"{len(rows):,} pairs")
+            self.set_status("no judged pairs in this store yet" if message.store_empty else f"{len(rows):,} pairs")
         else:
             self.set_status(f"{len(rows):,}+ pairs, loading the rest…")
         self._schedule_detail()
@@ -212,7 +218,7 @@ class AuditScreen(PairActions, Screen):
         row = self.current_row()
         pane = self.query_one(DetailView)
         if row is None:
-            pane.clear("no pairs match these filters")
+            pane.clear(NO_VERDICTS_YET if getattr(self, "_store_empty", False) else "no pairs match these filters")
         else:
             self.load_detail(row)
 

@@ -138,11 +138,13 @@ def build_store(path: str | Path, n_users: int = 12_500, n_items: int = 1_600, l
                             ("train_df", train), ("ratings_df", ratings), ("user_profiles_df", user_profiles),
                             ("item_profiles_df", item_profiles)):
             con.register(name, frame)
-        con.execute("INSERT INTO datasets VALUES ('demo', 'synthetic', 'demo', ?, ?, ?, current_timestamp)",
+        con.execute("INSERT INTO datasets (dataset_id, source, content_hash, n_users, n_items, n_ratings, created_at) "
+                    "VALUES ('demo', 'synthetic', 'demo', ?, ?, ?, current_timestamp)",
                     [n_users, n_items, len(ratings)])
         con.execute("INSERT INTO items SELECT 'demo', item_idx, CAST(item_idx AS VARCHAR), title, year, genres, text "
                     "FROM items_df")
-        con.execute("INSERT INTO ratings SELECT 'demo', user_idx, item_idx, rating, NULL FROM ratings_df")
+        con.execute("INSERT INTO ratings (dataset_id, user_idx, item_idx, rating, ts) "
+                    "SELECT 'demo', user_idx, item_idx, rating, NULL FROM ratings_df")
         con.execute("INSERT INTO splits VALUES (?, 'demo', 7, 'realistic', 0.1, '{}', ?, 0, ?, ?, 0, 0, "
                     "current_timestamp)", [SPLIT_ID, n_users, int((~injected & positive).sum()), int(injected.sum())])
         con.execute("INSERT INTO interactions SELECT ?, user_idx, item_idx, rating, 'train', is_injected_noise "

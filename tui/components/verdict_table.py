@@ -26,8 +26,11 @@ COLUMNS = (("user", "user"), ("item", "item"), ("kind", "kind"), ("score", "scor
 TITLE_WIDTH = 26
 
 
-def _label(label: str | None) -> Text:
-    return Text(label, style=LABEL_STYLE[label]) if label else Text("failed", style="dim red")
+def _label(label: str | None, failed: bool = True) -> Text:
+    """A view's label; without one, "failed" (the call failed) or "pending" (not judged yet)."""
+    if label:
+        return Text(label, style=LABEL_STYLE[label])
+    return Text("failed", style="dim red") if failed else Text("pending", style="dim italic")
 
 
 def audit_cell(audit: str | None, pending: bool = False) -> Text:
@@ -46,8 +49,8 @@ def audit_text(audit: str, short: bool = False, pending: bool = False) -> Text:
 def cells(row: VerdictRow, show_truth: bool, pending: bool = False) -> list:
     values = [
         Text(str(row.user_idx), justify="right"),
-        row.title if len(row.title) <= TITLE_WIDTH else row.title[:TITLE_WIDTH - 1] + "…", KIND_SHORT[row.kind], Text(f"{row.score:.2f}", justify="right"), _label(row.user_label),
-        _label(row.item_label), row.decision or Text("—", style="dim"),
+        row.title if len(row.title) <= TITLE_WIDTH else row.title[:TITLE_WIDTH - 1] + "…", KIND_SHORT[row.kind], Text(f"{row.score:.2f}", justify="right"), _label(row.user_label, row.user_failed),
+        _label(row.item_label, row.item_failed), row.decision or Text("—", style="dim"),
         Text(row.action, style=ACTION_STYLE[row.action]), audit_cell(row.audit, pending),
     ]
     if show_truth:

@@ -1,0 +1,100 @@
+"""`python -m evals.judge_value` on tiny data: the grid's cells, resuming, the report, the curve's
+break-even, real judges read from judge_evals, and the judge gate's measured accuracy."""
+
+import pandas as pd
+import pytest
+
+from evals.judge_value import JudgeValueConfig, cell_config, crossing, main, real_judges
+from judge.quality import stored_judge_accuracy
+from recsys.store import Store
+from tests.conftest import query, synthetic_ratings
+
+
+@pytest.fixture
+def ratings(tmp_path):
+    path = tmp_path / "ratings.csv"
+    synthetic_ratings(num_users=30, num_items=50).to_csv(path, index=False)
+    return path
+
+
+def grid(tmp_path, ratings, **overrides) -> JudgeValueConfig:
+    base = dict(datasets=[str(ratings)], noise=["random:0.2"], accuracies=[0.5, 1.0], seeds=[0],
+                methods=["clean", "lightgcn", "lightgcn_edited"], share=1.0, store=tmp_path / "grid.duckdb",
+                judges_store=tmp_path / "none.duckdb", out=tmp_path / "judge_value.md",
+                set=["epochs=3", "batch_size=256", "patience=5"])
+    return JudgeValueConfig(**(base | overrides))
+
+
+def test_cells_are_simulated_judges_at_full_reach_with_the_gate_open(tmp_path, ratings):
+    config = cell_config(grid(tmp_path, ratings), str(ratings), "random:0.2", "llmhni", seed=1, accuracy=0.7)
+    assert (config.model, config.judge, config.judge_accuracy, config.candidate_share) == ("llmhni", "simulated", 0.7, 1.0)
+    assert config.candidate_budget is None and config.force_edit and config.training_seed == 1
+    clean = cell_config(grid(tmp_path, ratings), str(ratings), "random:0.2", "clean", seed=0)
+    assert clean.noise_ratio == 0 and clean.model == "lightgcn" and not clean.edit_graph
+    with pytest.raises(ValueError, match="kind:ratio"):
+        grid(tmp_path, ratings, noise=["random-0.2"])
+    with pytest.raises(ValueError, match="unknown methods"):
+        grid(tmp_path, ratings, methods=["bogus"])
+
+
+def test_the_grid_trains_each_cell_once_and_writes_its_report(tmp_path, ratings):
+    config = grid(tmp_path, ratings)
+    assert main(config) == 0
+    runs = query(config.store, "SELECT model, count(*) FROM runs WHERE status = 'finished' GROUP BY model ORDER BY model")
+    # clean + noisy + 2 accuracies of BPR on G', plus the candidates' pretraining backbone
+    assert runs == [("lightgcn", 5)]
+    text = config.out.read_text()
+    assert "## Reading" in text and "BPR on G' (LightGCN)" in text and "No LM judge evaluation" in text
+    assert "cells are missing" not in text and config.out.with_suffix(".png").exists()
+    assert main(config) == 0  # a second run reads every cell back
+    assert query(config.store, "SELECT count(*) FROM runs")[0][0] == 5
+    reported = grid(tmp_path, ratings, accuracies=[0.5, 0.8, 1.0], run=False)
+    assert main(reported) == 0 and "**1 cells are missing**" in reported.out.read_text()
+
+
+def test_break_even_is_where_the_curve_crosses_the_reference():
+    points = pd.DataFrame({"accuracy": [0.5, 0.7, 0.9], "mean": [0.20, 0.26, 0.30]})
+    assert crossing(points, 0.28) == pytest.approx(0.8)
+    assert crossing(points, 0.1) == 0.5 and crossing(points, 0.4) is None
+
+
+def labeled_set_with_verdicts(store: Store, ratings, perfect: bool) -> str:
+    """A labeled set (the evals builder) whose test part both views judge: perfectly, or all High."""
+    from evals.labels import LabelSetConfig, build_label_set
+
+    built = build_label_set(store, LabelSetConfig(dataset=str(ratings), noise_ratio=0.1, label_users=20,
+                                                  epochs=3, batch_size=256), progress=False)
+    with store.transaction() as con:
+        pairs = con.execute("SELECT user_idx, item_idx, label FROM labeled_pairs WHERE label_set = ?",
+                            [built.label_set]).fetchall()
+        for user, item, label in pairs:
+            verdict = "High" if (label == "hard" or not perfect) else "Low"
+            for view in ("user", "item"):
+                con.execute("INSERT INTO verdicts (candidate_set, user_idx, item_idx, view, lm, prompt_hash, status, "
+                            "label, attempts, judge_run_id) VALUES (?, ?, ?, ?, 'lm', 'p', 'ok', ?, 1, 'j')",
+                            [built.label_set, user, item, view, verdict])
+    return built.label_set
+
+
+@pytest.mark.parametrize("perfect,accuracy", [(True, 1.0), (False, 0.5)])
+def test_the_gate_reads_the_judges_balanced_accuracy_from_stored_verdicts(tmp_path, ratings, perfect, accuracy):
+    store = Store(tmp_path / "store.duckdb")
+    label_set = labeled_set_with_verdicts(store, ratings, perfect)
+    dataset_id, = query(store.path, "SELECT dataset_id FROM splits LIMIT 1")[0]
+    measured = stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high")
+    assert measured["label_set"] == label_set and measured["balanced_accuracy"] == pytest.approx(accuracy)
+    assert stored_judge_accuracy(store, dataset_id, "other-lm", "p", "both_high") is None
+    assert stored_judge_accuracy(store, "another-dataset", "lm", "p", "both_high") is None
+
+
+def test_real_judges_come_from_stored_evaluations(tmp_path, ratings):
+    store = Store(tmp_path / "store.duckdb")
+    label_set = labeled_set_with_verdicts(store, ratings, perfect=True)
+    dataset_id, = query(store.path, "SELECT dataset_id FROM splits LIMIT 1")[0]
+    with store.transaction() as con:
+        for judge, value in (("llm:dual_judge", 0.6), ("baseline:random", 0.5)):
+            con.execute("INSERT INTO judge_evals (eval_id, label_set, part, judge, lm, prompt_hash, n_pairs, "
+                        "balanced_accuracy) VALUES (?, ?, 'test', ?, 'lm', 'p', 10, ?)", [judge, label_set, judge, value])
+    judges = real_judges(store.path, [dataset_id])
+    assert judges.judge.tolist() == ["llm:dual_judge"] and judges.balanced_accuracy.tolist() == [0.6]
+    assert real_judges(tmp_path / "missing.duckdb", [dataset_id]).empty

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from recsys.graph import drop_edges, edge_keys, normalized_adjacency
 from recsys.losses import info_nce
 from recsys.models import LightGCN
-from recsys.sampling import UniformNegativeSampler
+from recsys.sampling import PoolNegativeSampler, UniformNegativeSampler
 from recsys.split import SplitData
 from recsys.trainer import BPRObjective
 
@@ -83,26 +83,13 @@ def _pair_scores(sampler, user_emb, item_emb, users, positives, generator):
 
 
 # -- DNS -----------------------------------------------------------------------------------------
-class DNSNegativeSampler:
+class DNSNegativeSampler(PoolNegativeSampler):
     """Dynamic negative sampling (Zhang et al., SIGIR 2013): j = argmax_{c in C_u} s_uc over
-    ``candidates`` uniform unobserved items C_u, scored with the embeddings last :meth:`bind`-ed."""
+    ``candidates`` uniform unobserved items C_u, scored with the embeddings last :meth:`bind`-ed:
+    the high-score pool of :class:`recsys.sampling.PoolNegativeSampler` without semantic neighbours."""
 
     def __init__(self, uniform: UniformNegativeSampler, candidates: int):
-        self.uniform, self.candidates = uniform, candidates
-        self.user_emb: torch.Tensor | None = None
-        self.item_emb: torch.Tensor | None = None
-
-    def bind(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
-        """Score with these (the current batch's) embeddings; detached, choosing a negative is not trained."""
-        self.user_emb, self.item_emb = user_emb.detach(), item_emb.detach()
-
-    @torch.no_grad()
-    def sample(self, users: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.user_emb is None:
-            raise RuntimeError("DNSNegativeSampler.bind(user_emb, item_emb) must be called before sample()")
-        pool = self.uniform.sample(users.repeat_interleave(self.candidates), generator).view(-1, self.candidates)
-        scores = (self.user_emb[users, None, :] * self.item_emb[pool]).sum(-1)
-        return pool.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
+        super().__init__(uniform, candidates)
 
 
 class DNSObjective(BPRObjective):

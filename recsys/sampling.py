@@ -110,7 +110,7 @@ class PoolNegativeSampler:
         if self.candidates == 1:
             return self.uniform.sample(users, generator)
         if self.user_emb is None:
-            raise RuntimeError("PoolNegativeSampler.bind(user_emb, item_emb) must be called before sample()")
+            raise RuntimeError(f"{type(self).__name__}.bind(user_emb, item_emb) must be called before sample()")
         pool = self.uniform.sample(users.repeat_interleave(self.candidates), generator).view(-1, self.candidates)
         scores = (self.user_emb[users, None, :] * self.item_emb[pool]).sum(-1)
         if self.neighbours is not None and self.neighbours.numel():

@@ -37,8 +37,10 @@ class LLMHNIConfig(BaseModel):
     semantic_neighbours: int = Field(
         10, ge=0, description="Each user's FAISS nearest items, never used as negatives (likely false negatives)."
     )
+    # Chosen on ml-100k validation (20% random noise, oracle judge, 3 seeds, evals/judge_value.md): valid
+    # R@20 0.3005 with 8 against 0.2969 with 1 (uniform), and 8 is above 1 at every judge accuracy tried.
     pool_candidates: int = Field(
-        1, ge=1, description="The rest of the negatives: the top-scored of this many uniform candidates per pair, "
+        8, ge=1, description="The rest of the negatives: the top-scored of this many uniform candidates per pair, "
         "skipping the user's semantic neighbours (1: uniform; DNS is this pool without the semantic share)."
     )
     denoise: bool = Field(True, description="Module 2: edit the graph with the judge's verdicts, and add L_de.")

@@ -98,7 +98,7 @@ def test_each_contrastive_term_is_reported_and_decreases_alone():
 
 def test_zero_weights_without_semantic_negatives_is_exactly_the_bpr_baseline():
     graph = tiny_graph()
-    full = objective(graph, graph, semantic_negatives=False, lambda_de=0.0, lambda_hal=0.0)
+    full = objective(graph, graph, semantic_negatives=False, lambda_de=0.0, lambda_hal=0.0, pool_candidates=1)
     baseline = BPRObjective(graph, normalized_adjacency(graph, NUM_USERS, NUM_ITEMS),
                             UniformNegativeSampler(graph, NUM_ITEMS), reg=1e-4)
     net = model()
@@ -113,7 +113,7 @@ def test_zero_weights_without_semantic_negatives_is_exactly_the_bpr_baseline():
 def test_ranking_graph_is_g_prime_and_negatives_avoid_both_graphs():
     graph = tiny_graph()
     augmented = g_prime(graph)
-    obj = objective(graph, augmented, semantic_share=1.0)
+    obj = objective(graph, augmented, semantic_share=1.0, pool_candidates=1)
     assert torch.equal(obj.edges, augmented)
     net = model()
     generator = torch.Generator().manual_seed(0)

@@ -22,10 +22,12 @@ from rich.console import Console
 from recsys.cli import run_cli
 
 HEAVY = ("dspy", "litellm", "sentence_transformers", "textual")
-PROBE = ("import runpy, sys; sys.argv = {argv!r}\n"
-         "try:\n    runpy.run_module('recsys.train', run_name='__main__')\n"
-         "except SystemExit:\n    pass\n"
-         f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+# The entry point as `python -m recsys.train` runs it (run_cli on TrainConfig), then the modules it loaded.
+PROBE = ("import sys; sys.argv = {argv!r}\n"
+         "from recsys.cli import run_cli\nfrom recsys.train import TrainConfig\n"
+         "try:\n    run_cli(TrainConfig)\n"
+         "finally:\n"
+         f"    print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
 
 
 class StartupBenchConfig(BaseSettings):
@@ -50,6 +52,8 @@ def time_command(argv: list[str], repeats: int) -> tuple[list[float], str]:
         done = subprocess.run([sys.executable, "-c", PROBE.format(argv=["recsys.train", *argv])],
                               capture_output=True, text=True, env=env, check=False)
         seconds.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
         heavy = next((line[6:] for line in done.stderr.splitlines() if line.startswith("HEAVY=")), "?")
     return seconds, heavy or "none"
 

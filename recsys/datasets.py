@@ -84,8 +84,16 @@ class RawDataset:
     profiles: pd.DataFrame | None = None
     embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     builtin: bool = False
+    _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def content_hash(self) -> str:
+        """SHA-256 of everything read; computed once (the id, the store check and the row all need it),
+        so a loader must finish the dataset before asking."""
+        if self._content_hash is None:
+            self._content_hash = self._hash()
+        return self._content_hash
+
+    def _hash(self) -> str:
         digest = hashlib.sha256()
         for frame in (self.ratings, self.items, self.profiles):
             if frame is not None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from recsys.datasets import MOVIELENS_SCALE
 from recsys.graph import edit_graph
 from recsys.ingest import split_scale
 from recsys.scale import RatingScale
@@ -183,7 +184,7 @@ def confusion_metrics(confusion: pd.DataFrame) -> dict[str, float]:
     def get(pair: str, column: str) -> int:
         return int(by_pair[column].get(pair, 0))
 
-    bucket = confusion.attrs.get("buckets") or pair_buckets(RatingScale(low=1, high=5, positive=3))
+    bucket = confusion.attrs.get("buckets") or pair_buckets(MOVIELENS_SCALE)
     clean = (bucket["clean_liked"], bucket["clean_other"])
     negatives = [p for p in by_pair.index if p.startswith("negative")]
     return {

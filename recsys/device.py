@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 DEVICES = ("auto", "cpu", "cuda")
@@ -80,8 +81,6 @@ def map_tensors(obj: Any, tensor_fn: Callable[[torch.Tensor], torch.Tensor],
 
 def _walked(obj: Any) -> bool:
     """An instance of a class of this package that holds state (not a config)."""
-    from pydantic import BaseModel
-
     return (type(obj).__module__.split(".")[0] == "recsys" and hasattr(obj, "__dict__")
             and not isinstance(obj, (BaseModel, type)))
 

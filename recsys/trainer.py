@@ -6,8 +6,8 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from pydantic import BaseModel, Field, field_validator

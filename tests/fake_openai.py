@@ -124,3 +124,9 @@ class FakeOpenAI:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def lm_args(fake: FakeOpenAI, store) -> list[str]:
+    """`python -m judge` options that point the judge at ``fake`` (key from FAKE_API_KEY, fast retries)."""
+    return ["--store", str(store), "--lm", "openai/fake", "--api-base", fake.api_base, "--json-schema",
+            "--api-key-env", "FAKE_API_KEY", "--no-progress", "--backoff-s", "0.01"]

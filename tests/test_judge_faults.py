@@ -29,18 +29,13 @@ from judge.records import effective_status, missing_verdict_pairs
 from judge.runner import Task, execute
 from judge.signatures import ItemProfile, UserProfile, Verdict
 from recsys.store import Store
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, lm_args
 
 SECRET = "sk-test-faults"
 
 
 def judge(*args: str) -> None:
     CliApp.run(JudgeCLI, cli_args=list(args))
-
-
-def lm_args(fake: FakeOpenAI, store) -> list[str]:
-    return ["--store", str(store), "--lm", "openai/fake", "--api-base", fake.api_base, "--json-schema",
-            "--api-key-env", "FAKE_API_KEY", "--no-progress", "--backoff-s", "0.01"]
 
 
 def count(store, sql, params=()):

@@ -12,18 +12,13 @@ import pytest
 from pydantic_settings import CliApp
 
 from judge.__main__ import JudgeCLI
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, lm_args
 
 SECRET = "sk-test-secret-do-not-store"
 
 
 def judge(*args: str) -> None:
     CliApp.run(JudgeCLI, cli_args=list(args))
-
-
-def lm_args(fake: FakeOpenAI, store) -> list[str]:
-    return ["--store", str(store), "--lm", "openai/fake", "--api-base", fake.api_base, "--json-schema",
-            "--api-key-env", "FAKE_API_KEY", "--no-progress", "--backoff-s", "0.01"]
 
 
 @pytest.fixture(scope="module")

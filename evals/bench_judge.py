@@ -4,8 +4,10 @@
 
 On a fresh store in a temporary folder (so nothing is reused), it picks candidate pairs for the first
 N users from a LightGCN trained on ml-100k with 10% realistic noise, then runs user profiles, item
-profiles and verdicts, and finally the same verdicts again in shuffled order on a copy of the store,
-to measure what grouping a user's calls behind one shared prompt prefix buys.
+profiles and verdicts, then the same verdicts again in shuffled order on a copy of the store, to
+measure what grouping a user's calls behind one shared prompt prefix buys, and listwise (one call
+per user and view, ``prompts/listwise_judge.json``) on another copy, to measure pairs judged per
+minute in both modes on the same pairs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from judge.config import LISTWISE_LIMIT
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
 from judge.lm import LMConfig, configure_dspy, lm_identity
 from judge.prompts import PROMPTS_DIR, load_program
@@ -40,6 +43,9 @@ class BenchJudgeConfig(BaseSettings, LMConfig):
     items: int = Field(24, gt=0, description="Item profiles to write.")
     parallel: int = Field(2, gt=0, description="LM calls in flight (the embedded server gets as many slots).")
     report: Path = Field(Path("evals/judge_throughput.md"), description="Markdown report to write.")
+    shuffled: bool = Field(True, description="Also run the pairwise verdicts in shuffled order (prefix-reuse check).")
+    listwise: bool = Field(True, description="Also run the listwise judge on the same pairs.")
+    listwise_max_candidates: int = Field(8, gt=0, le=LISTWISE_LIMIT, description="Listwise: most candidates per call.")
 
     def cli_cmd(self) -> None:
         main(self)
@@ -53,11 +59,25 @@ def _row(name: str, stats: RunStats) -> str:
             f"| {stats.prompt_tokens / max(stats.n_ok, 1):.0f} | {stats.completion_tokens / max(stats.n_ok, 1):.0f} |")
 
 
+def pairs_per_minute(stats: RunStats, views: int = 2) -> float:
+    """Candidate pairs judged (both views, a row each, ok or failed) per wall-clock minute."""
+    return 60 * (stats.n_ok + stats.n_failed) / views / stats.seconds if stats.seconds else 0.0
+
+
+def _mode_row(name: str, stats: RunStats) -> str:
+    """Pairs per minute, whatever a call covers: verdict rows are pair x view, calls are LM calls."""
+    rows = stats.n_ok + stats.n_failed
+    return (f"| {name} | {rows // 2} | {stats.lm_calls} | {100 * stats.n_ok / max(rows, 1):.0f}% "
+            f"| {pairs_per_minute(stats):.1f} | {stats.seconds:.1f} | {stats.prompt_tokens / max(stats.lm_calls, 1):.0f} "
+            f"| {stats.completion_tokens / max(stats.lm_calls, 1):.0f} |")
+
+
 def main(config: BenchJudgeConfig) -> None:
     lm = LMConfig.model_validate(config.model_dump(include=set(LMConfig.model_fields))
                                  | {"embedded_slots": config.parallel})
     runner = RunnerConfig(parallel=config.parallel, progress=True)
     folder = Path(tempfile.mkdtemp(prefix="bench_judge_"))
+    load_start = os.getloadavg()
     try:
         store = Store(folder / "bench.duckdb")
         train = TrainConfig(store=store.path, model="lightgcn", progress=False)
@@ -76,10 +96,25 @@ def main(config: BenchJudgeConfig) -> None:
             store, split_id, user_program, item_program, lm, runner,
             ProfileJobConfig(max_users=config.users, max_items=config.items))
         shuffled_store = Store(shutil.copy(store.path, folder / "shuffled.duckdb"))
+        listwise_store = Store(shutil.copy(store.path, folder / "listwise.duckdb"))
         grouped = run_verdicts(store, "bench", judge_program, user_program.prompt_hash, lm, runner,
                                VerdictJobConfig(order="grouped"))
-        shuffled = run_verdicts(shuffled_store, "bench", judge_program, user_program.prompt_hash, lm, runner,
-                                VerdictJobConfig(order="shuffled"))
+        listwise = None  # right after the grouped run, so that both modes meet the same machine load
+        if config.listwise:
+            listwise = run_verdicts(listwise_store, "bench", load_program("listwise_judge", prompts_dir=PROMPTS_DIR),
+                                    user_program.prompt_hash, lm, runner,
+                                    VerdictJobConfig(verdict_mode="listwise",
+                                                     listwise_max_candidates=config.listwise_max_candidates))
+            with listwise_store.connect() as con:
+                listwise_labels = con.execute("SELECT view, label, count(*) FROM verdicts WHERE status = 'ok' "
+                                              "GROUP BY ALL ORDER BY ALL").fetchall()
+                listwise_failures = con.execute("SELECT error_kind, count(*) FROM verdicts WHERE status = 'failed' "
+                                                "GROUP BY ALL ORDER BY ALL").fetchall()
+                per_user = con.execute("SELECT count(*) / count(DISTINCT user_idx) FROM candidates WHERE "
+                                       "candidate_set = 'bench' AND kind <> 'top_positive'").fetchone()[0]
+        shuffled = (run_verdicts(shuffled_store, "bench", judge_program, user_program.prompt_hash, lm, runner,
+                                 VerdictJobConfig(order="shuffled")) if config.shuffled else None)
+        load_end = os.getloadavg()
         with store.connect() as con:
             labels = con.execute("SELECT view, label, count(*) FROM verdicts WHERE status = 'ok' "
                                  "GROUP BY ALL ORDER BY ALL").fetchall()
@@ -92,21 +127,48 @@ def main(config: BenchJudgeConfig) -> None:
         "# Judge throughput and parse rate",
         "",
         f"Command: `python -m evals.bench_judge --users {config.users} --items {config.items} "
-        f"--parallel {config.parallel}`. LM: `{lm_identity(lm)}`, temperature {lm.temperature}, "
+        f"--parallel {config.parallel}" + ("" if config.shuffled else " --no-shuffled")
+        + ("" if config.listwise else " --no-listwise")
+        + (f" --listwise-max-candidates {config.listwise_max_candidates}" if config.listwise_max_candidates != 8 else "")
+        + (f" --embedded-threads {config.embedded_threads}" if config.embedded_threads else "")
+        + f"`. LM: `{lm_identity(lm)}`, temperature {lm.temperature}, "
         f"max_tokens {lm.max_tokens}, schema-constrained JSON (JSONAdapter + llama.cpp grammar). "
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, {lm.embedded_threads} llama.cpp threads, "
-        f"{config.parallel} slots x {lm.embedded_context_per_slot} tokens. Fresh store, nothing reused.",
+        f"{config.parallel} slots x {lm.embedded_context_per_slot} tokens. Fresh store, nothing reused. "
+        f"Load average (1/5/15 min) at the start {'/'.join(f'{x:.2f}' for x in load_start)}, at the end "
+        f"{'/'.join(f'{x:.2f}' for x in load_end)}: other jobs share the cores when it is above 0.",
         "",
         "| program | calls | parsed | calls / min | s / call (wall) | prompt tokens / call | output tokens / call |",
         "|---|---:|---:|---:|---:|---:|---:|",
         _row("user profile", user_stats),
         _row("item profile", item_stats),
         _row("verdict, grouped by user (prefix reuse)", grouped),
-        _row("verdict, shuffled", shuffled),
+        *([_row("verdict, shuffled", shuffled)] if shuffled else []),
         "",
-        f"Grouped over shuffled verdict throughput: {shuffled.seconds / grouped.seconds:.2f}x "
-        f"({grouped.seconds:.1f} s vs {shuffled.seconds:.1f} s for the same {grouped.n_tasks} calls).",
-        "",
+        *([f"Grouped over shuffled verdict throughput: {shuffled.seconds / grouped.seconds:.2f}x "
+           f"({grouped.seconds:.1f} s vs {shuffled.seconds:.1f} s for the same {grouped.n_tasks} calls).", ""]
+          if shuffled else []),
+    ]
+    if listwise is not None:
+        lines += [
+            "## Pairwise and listwise verdicts on the same pairs",
+            "",
+            f"Both views on every candidate pair ({per_user:.1f} pairs per user); listwise judges all of a user's "
+            f"pairs in one call per view (at most {config.listwise_max_candidates} a call). Pairs / min counts a pair "
+            "once both of its view rows are written (ok or failed), over the run's wall-clock time.",
+            "",
+            "| mode | pairs | LM calls | rows parsed | pairs / min | seconds | prompt tokens / call | output tokens / call |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            _mode_row("pairwise, grouped (dual_judge)", grouped),
+            _mode_row("listwise (listwise_judge)", listwise),
+            "",
+            f"Listwise over pairwise: {pairs_per_minute(listwise) / max(pairs_per_minute(grouped), 1e-9):.2f}x pairs "
+            "per minute.",
+            "Listwise labels: " + ", ".join(f"{view} view {label}: {n}" for view, label, n in listwise_labels) + "; "
+            "failed rows: " + (", ".join(f"{kind} {n}" for kind, n in listwise_failures) or "none") + ".",
+            "",
+        ]
+    lines += [
         "Verdict labels (grouped run): " + ", ".join(f"{view} view {label}: {n}" for view, label, n in labels) + ".",
         "Profile failures: " + (", ".join(f"{k} {e}: {n}" for k, e, n in failures) or "none") + ".",
         "",

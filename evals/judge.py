@@ -1,12 +1,15 @@
 """`python -m evals.judge`: the judge's prompts, measured on the labeled hard/noise set.
 
-Runs a saved dual-perspective program (the active `prompts/dual_judge.json` or ``--prompt FILE``)
-with the configured LM on one part of the labeled set (:mod:`evals.labels`, default: test), and
+Runs a saved dual-perspective program (the active `prompts/dual_judge.json`, with
+``--verdict-mode listwise`` the active `prompts/listwise_judge.json`, or ``--prompt FILE``) with the
+configured LM on one part of the labeled set (:mod:`evals.labels`, default: test), and
 reports accuracy, balanced accuracy, macro-F1, Cohen's kappa, the confusion matrix, each view's
 agreement with the labels and with the other view, the parse-failure rate, LM calls, tokens, cost
 and time. The same table holds the trivial baselines (all-hard, all-noise, random, and the
 rating-free embedding-similarity threshold tuned on dev), and, where the LM returned
 log-probabilities, the calibrated judge: P(both views say High) against a threshold tuned on dev.
+A listwise judge's report also says how often it agrees with the stored pairwise verdicts of
+`prompts/dual_judge.json` on the same pairs (decisions, each view's labels, and Cohen's kappa).
 
 Verdicts are stored like any other (keyed by LM and prompt hash), so a re-run pays for nothing twice,
 a kill loses only the calls in flight, and the audit TUI can show them. Each judge's scores go to the
@@ -30,6 +33,7 @@ from rich.table import Table
 
 from evals.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.calibration import hard_probability, tune_threshold
+from judge.config import VerdictModeConfig, verdict_program_name
 from judge.embeddings import EncoderConfig
 from judge.lm import LMConfig, lm_identity
 from judge.programs import HardRule
@@ -44,10 +48,11 @@ from recsys.texts import profile_texts
 REPORT_DIR = Path(__file__).resolve().parent / "judge"
 
 
-class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig):
+class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig):
     """Which program to measure, on which part of the labeled set, with which LM."""
 
-    prompt: Path | None = Field(None, description="The dual_judge program file to measure (default: the active one).")
+    prompt: Path | None = Field(None, description="The judge program file to measure (default: the active one of "
+                                "--verdict-mode, prompts/dual_judge.json or prompts/listwise_judge.json).")
     prompts_dir: Path = Field(PROMPTS_DIR, description="Folder of the saved DSPy programs (profiles and the judge).")
     part: str = Field("test", pattern="^(train|dev|test)$", description="The labeled part to report on.")
     rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
@@ -104,8 +109,15 @@ def judge_parts(context: JudgeContext, config: JudgeEvalConfig, program: LoadedP
         pairs = con.execute("SELECT user_idx, item_idx FROM labeled_pairs WHERE label_set = ? AND part IN ?",
                             [context.labels.label_set, list(parts)]).fetchall()
     return run_verdicts(context.store, context.labels.label_set, program, context.user_program.prompt_hash,
-                        config, config, VerdictJobConfig(), config.seed,
+                        config, config, VerdictJobConfig(verdict_mode=program_mode(program),
+                                                         listwise_max_candidates=config.listwise_max_candidates),
+                        config.seed,
                         lm_setup=lambda: start_lm(config, context), only=pairs)
+
+
+def program_mode(program: LoadedProgram) -> str:
+    """The verdict mode a loaded judge program runs in (its name says it)."""
+    return next(mode for mode in ("pairwise", "listwise") if verdict_program_name(mode) == program.name)
 
 
 def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
@@ -128,6 +140,7 @@ def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
                                            judge_decisions(frame[frame.kind == kind], rule))["accuracy"]
                for kind in sorted(frame.kind.unique())}
     return scores | {
+        "balanced_accuracy_ci": user_bootstrap(frame, lambda sample: _balanced_accuracy(sample, rule)),
         "parse_failure_rate": parse_failures / calls if calls else float("nan"),
         "failure_rate": failures / calls if calls else float("nan"),
         "unjudged_pairs": int((frame.user_status.isna() | frame.item_status.isna()).sum()),
@@ -160,6 +173,64 @@ def calibrated_scores(dev: pd.DataFrame, test: pd.DataFrame) -> dict | None:
     predicted = np.where(test_ok, test_p.fillna(0) >= threshold, test.kind == "low_score_positive")
     return classification_scores(test.label == "hard", predicted) | {
         "threshold": threshold, "pairs_with_probabilities": int(test_ok.sum()), "dev_pairs_tuned_on": int(dev_ok.sum())}
+
+
+def user_bootstrap(frame: pd.DataFrame, statistic, draws: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """The 95% interval of ``statistic(frame)`` over resamples of the frame's users (a user's pairs stay
+    together): the spread one labeled set of this size leaves, where no second seed was run."""
+    users = frame.user_idx.unique()
+    if len(users) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    rows = {user: np.flatnonzero((frame.user_idx == user).to_numpy()) for user in users}
+    values = []
+    for _ in range(draws):
+        sample = frame.iloc[np.concatenate([rows[user] for user in rng.choice(users, size=len(users))])]
+        value = statistic(sample)
+        if not np.isnan(value):
+            values.append(value)
+    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else None
+
+
+def _balanced_accuracy(frame: pd.DataFrame, rule: HardRule) -> float:
+    gold = (frame.label == "hard").to_numpy()
+    return classification_scores(gold, judge_decisions(frame, rule))["balanced_accuracy"]
+
+
+def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> dict:
+    """How one judge's verdicts (``frame``) agree with another's (``other``, e.g. listwise against
+    pairwise) on the labeled pairs both judged with both views: decisions, Cohen's kappa between the
+    two judges' decisions, and each view's labels."""
+    from sklearn.metrics import cohen_kappa_score
+
+    merged = frame.merge(other, on=["user_idx", "item_idx"], suffixes=("", "_other"))
+    both = ((merged.user_status == "ok") & (merged.item_status == "ok")
+            & (merged.user_status_other == "ok") & (merged.item_status_other == "ok"))
+    merged = merged[both]
+    # The balanced-accuracy difference on every pair (failed views count as left alone, as in the scores).
+    paired = frame.merge(other, on=["user_idx", "item_idx"], suffixes=("", "_other"))
+    difference = {}
+    if len(paired) and other.user_status.notna().any():
+        def gap(sample: pd.DataFrame) -> float:
+            theirs_sample = sample.rename(columns=lambda c: c.removesuffix("_other") if c.endswith("_other")
+                                          else f"{c}_mine")
+            return _balanced_accuracy(sample, rule) - _balanced_accuracy(theirs_sample, rule)
+        difference = {"balanced_accuracy_difference": gap(paired),
+                      "balanced_accuracy_difference_ci": user_bootstrap(paired, gap)}
+    if merged.empty:
+        return {"pairs": 0} | difference
+    mine = judge_decisions(merged, rule)
+    theirs = judge_decisions(merged.rename(columns=lambda c: c.removesuffix("_other") if c.endswith("_other")
+                                           else f"{c}_mine"), rule)
+    single = len(set(mine) | set(theirs)) < 2
+    return {
+        "pairs": int(len(merged)),
+        "decisions_agree": float((mine == theirs).mean()),
+        "decision_kappa": 1.0 if single and (mine == theirs).all() else (
+            0.0 if single else float(cohen_kappa_score(mine, theirs))),
+        "user_labels_agree": float((merged.user_label == merged.user_label_other).mean()),
+        "item_labels_agree": float((merged.item_label == merged.item_label_other).mean()),
+    } | difference
 
 
 def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.DataFrame, test: pd.DataFrame
@@ -235,6 +306,11 @@ def evaluate_program(context: JudgeContext, config: JudgeEvalConfig, program: Lo
     test, dev = frame[frame.part == config.part], frame[frame.part == "dev"]
     report = JudgeReport(label_set, config.part, program, {})
     report.rows[report.judge_name] = judge_scores(test, config.rule)
+    if program.name == "listwise_judge":  # the same pairs, judged pairwise (stored verdicts; no LM call)
+        pairwise = load_program("dual_judge", prompts_dir=config.prompts_dir, rule=config.rule)
+        other = verdict_frame(context.store, label_set, lm, pairwise.prompt_hash, (config.part,))
+        report.rows[report.judge_name]["agreement_with_pairwise"] = mode_agreement(test, other, config.rule) | {
+            "pairwise_prompt_hash": pairwise.prompt_hash}
     if config.calibrate:
         calibrated = calibrated_scores(dev, test)
         if calibrated is not None:
@@ -288,6 +364,10 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
         lines.append(f"| {name} | {s['n_pairs']} | " + " | ".join(_cell(s.get(c)) for c in SCORE_COLUMNS)
                      + f" | {_cell(s.get('parse_failure_rate'))} | {_cell(s.get('lm_calls'))} | "
                      f"{tokens or '–'} | {_cell(s.get('seconds'), 0)} |")
+    if judge.get("balanced_accuracy_ci"):
+        low, high = judge["balanced_accuracy_ci"]
+        lines += ["", f"The judge's balanced accuracy, 95% interval over resampled test users (1,000 draws): "
+                      f"{low:.3f} to {high:.3f}."]
     c = judge["confusion"]
     lines += [
         "",
@@ -310,6 +390,21 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
               "Accuracy by pair kind: " + ", ".join(f"{kind} {_cell(acc)}" for kind, acc in
                                                     judge["accuracy_by_kind"].items()) + ".", "",
               f"![scores]({plot_name})", ""]
+    agreement = judge.get("agreement_with_pairwise")
+    if agreement is not None:
+        lines[-2:-2] = [
+            "## Agreement with the pairwise judge", "",
+            (f"On the {agreement['pairs']} pairs that both this judge and the pairwise `dual_judge.json` "
+             f"(prompt hash `{agreement['pairwise_prompt_hash']}`) judged with both views: decisions agree on "
+             f"{_cell(agreement.get('decisions_agree'))} (Cohen's κ {_cell(agreement.get('decision_kappa'))}), "
+             f"user-view labels on {_cell(agreement.get('user_labels_agree'))}, item-view labels on "
+             f"{_cell(agreement.get('item_labels_agree'))}. Balanced accuracy, this judge minus the pairwise one: "
+             f"{_cell(agreement.get('balanced_accuracy_difference'))}"
+             + (" (95% interval over resampled users {:.3f} to {:.3f}).".format(
+                 *agreement["balanced_accuracy_difference_ci"]) if agreement.get("balanced_accuracy_difference_ci")
+                else ".") if agreement["pairs"] else
+             "No pair has ok verdicts of both views from both this judge and the pairwise one (for this LM): "
+             "nothing to compare (run `python -m evals.judge` pairwise first, or see this judge's failures)."), ""]
     return "\n".join(lines)
 
 
@@ -356,7 +451,8 @@ class JudgeEvalCli(BaseSettings, JudgeEvalConfig):
         console = Console(stderr=True)
         try:
             context = prepare(self, console)
-            program = load_program("dual_judge", path=self.prompt, prompts_dir=self.prompts_dir, rule=self.rule)
+            program = load_program(verdict_program_name(self.verdict_mode), path=self.prompt,
+                                   prompts_dir=self.prompts_dir, rule=self.rule)
             report = evaluate_program(context, self, program, console)
         except (DataValidationError, StoreLockedError, FileNotFoundError, ValueError) as error:
             console.print(f"[red]error:[/] {error}")

@@ -314,6 +314,31 @@ def judge_examples(store: Store, label_set: str, parts: tuple[str, ...], user_pr
     return examples
 
 
+def listwise_examples(store: Store, label_set: str, parts: tuple[str, ...], user_profiles: dict[int, str],
+                      max_candidates: int) -> list[dspy.Example]:
+    """The labeled pairs of ``parts`` grouped per user (chunks of at most ``max_candidates``, as the
+    listwise judge is called) as listwise judge inputs plus the gold ``hard`` per candidate. ``judged``
+    (High for hard, Low for noise, by candidate number) makes them usable as demos of either view."""
+    from judge.listwise import CandidateVerdict, ListVerdicts, chunks, numbered
+
+    by_user: dict[int, list[dspy.Example]] = {}
+    for example in judge_examples(store, label_set, parts, user_profiles):
+        by_user.setdefault(example.user_idx, []).append(example)
+    examples = []
+    for user, pairs in by_user.items():
+        for chunk in chunks(pairs, max_candidates):
+            items = [pair.candidate_item for pair in chunk]
+            hard = [pair.hard for pair in chunk]
+            examples.append(dspy.Example(
+                user_profile=chunk[0].user_profile, user_top_items=chunk[0].user_top_items,
+                candidate_items=items, candidates=numbered(items), hard=hard,
+                judged=ListVerdicts(verdicts=[CandidateVerdict(candidate=number, label="High" if h else "Low")
+                                              for number, h in enumerate(hard, start=1)]),
+                user_idx=user, item_idx=[pair.item_idx for pair in chunk], part=chunk[0].part,
+            ).with_inputs("user_profile", "user_top_items", "candidate_items"))
+    return examples
+
+
 def label_counts(store: Store, label_set: str) -> Table:
     with store.connect() as con:
         rows = con.execute(

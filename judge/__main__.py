@@ -20,8 +20,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, CliApp, CliSubCommand, SettingsConfigDict
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from judge.batch import BatchAPIError
+from judge.config import verdict_program_name
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
 from judge.lm import LMConfig, configure_dspy, lm_identity, rename_identity, stored_legacy_identities
 from judge.programs import HardRule, is_hard
@@ -115,7 +118,7 @@ class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfi
                 console.print("[red]error:[/] no candidates for this split; run `python -m judge candidates` first.")
                 sys.exit(2)
             candidate_set = row[0]
-        judge_program = load_program("dual_judge", prompts_dir=self.prompts_dir)
+        judge_program = load_program(verdict_program_name(self.verdict_mode), prompts_dir=self.prompts_dir)
         user_prompt_hash = load_program("profile_user", prompts_dir=self.prompts_dir).prompt_hash
         configure_dspy(self)
         stats = run_verdicts(store, candidate_set, judge_program, user_prompt_hash, self, self, self, self.seed)
@@ -155,6 +158,16 @@ class Status(StoreOptions, LMConfig):
                          "interrupted": "[yellow]interrupted[/]", "failed": "[red]failed[/]"}.get(status, status)
                 table.add_row(run[0], run[1], shown, *("" if v is None else str(v) for v in run[3:12]))
             out.print(table)
+            open_batches = con.execute(
+                "SELECT batch_id, command, n_requests, status, created_at FROM judge_batches "
+                "WHERE ingested_at IS NULL ORDER BY created_at").fetchall()
+            if open_batches:
+                table = Table(title="open batches (--batch-api: a re-run polls them, never resubmits)")
+                for column in ("batch_id", "command", "requests", "last status", "submitted"):
+                    table.add_column(column)
+                for row in open_batches:
+                    table.add_row(*(str(value) for value in row))
+                out.print(table)
             trainer_runs = con.execute(
                 f"SELECT run_id, model, status, started_at, {HEARTBEAT_AGE_SQL}, pid, host FROM runs "
                 "ORDER BY started_at DESC LIMIT 5").fetchall()
@@ -222,6 +235,9 @@ class JudgeCLI(BaseSettings):
     def cli_cmd(self) -> None:
         try:
             CliApp.run_subcommand(self)
+        except BatchAPIError as error:
+            console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: every result received so far is stored; re-run to resume.")
             sys.exit(130)

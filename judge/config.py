@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 HardRule = Literal["both_high", "either_high", "both_at_least_mid"]
@@ -63,6 +63,17 @@ class LMConfig(BaseModel):
     embedded_context_per_slot: int = Field(2048, ge=512, description="Context tokens per embedded slot.")
 
 
+def batch_refusal(lm: str | None, max_cost: float | None) -> str | None:
+    """Why ``--batch-api`` cannot run with this LM and budget (one line), or None."""
+    if lm == EMBEDDED:
+        return ("--batch-api needs a remote OpenAI-compatible LM: the embedded LM (llama.cpp) has no batch API "
+                "(use --lm openai/<model>, or hosted_vllm/<model> with --api-base for a vLLM server)")
+    if max_cost is not None:
+        return ("--batch-api cannot be bounded by --max-cost (a batch's cost is known only once it completes); "
+                "bound it with --max-calls instead")
+    return None
+
+
 class RunnerConfig(BaseModel):
     """Concurrency, retries and budget of a batch of LM calls."""
 
@@ -79,3 +90,54 @@ class RunnerConfig(BaseModel):
         "an ok verdict from both views (failed or skipped calls); by default it refuses and says how many."
     )
     progress: bool = Field(True, description="Show a progress bar.")
+    batch_api: bool = Field(
+        False, description="Send each judge stage's LM calls as OpenAI-compatible batches (/v1/files + "
+        "/v1/batches; about half price on providers, also on vLLM) instead of live calls, poll them and store "
+        "the answers in the same rows as live calls; a killed run resumes polling the same batches. Remote "
+        "LMs only (not the embedded one)."
+    )
+    batch_poll_s: float = Field(30.0, gt=0, description="--batch-api: seconds between two polls of a batch.")
+    batch_max_requests: int = Field(
+        50_000, gt=0, description="--batch-api: most requests per batch (OpenAI's limit is 50,000); a bigger "
+        "stage is split into several batches, polled together."
+    )
+    batch_timeout_s: float | None = Field(
+        None, gt=0, description="--batch-api: stop polling after this many seconds, leaving the batches open "
+        "(the run is incomplete; a re-run resumes polling them). Default: poll until every batch has ended."
+    )
+
+    @model_validator(mode="after")
+    def _batch_api_needs_a_remote_lm(self):
+        # Subclasses that are also LMConfigs (every judge command, the trainer) carry the LM choice.
+        if self.batch_api:
+            refusal = batch_refusal(getattr(self, "lm", None), self.max_cost)
+            if refusal is not None:
+                raise ValidationError.from_exception_data(type(self).__name__, [{
+                    "type": "value_error", "loc": ("batch_api",), "input": True,
+                    "ctx": {"error": ValueError(refusal)}}])
+        return self
+
+
+VerdictMode = Literal["pairwise", "listwise"]
+# The most candidates one listwise call may judge: the output schema's maxItems (llama.cpp's grammar
+# then stops a looping list), and the upper bound of --listwise-max-candidates.
+LISTWISE_LIMIT = 16
+
+
+class VerdictModeConfig(BaseModel):
+    """How the judge's calls are cut: one call per pair and view, or one per user and view."""
+
+    verdict_mode: VerdictMode = Field(
+        "pairwise", description="pairwise: one call per candidate pair and view (prompts/dual_judge.json); "
+        "listwise: one call per user and view judges all of the user's candidates "
+        "(prompts/listwise_judge.json). Their verdicts are stored apart (distinct prompt hash), never mixed."
+    )
+    listwise_max_candidates: int = Field(
+        8, gt=0, le=LISTWISE_LIMIT, description="Listwise: most candidates per call; a user with more is "
+        "judged in chunks of this size."
+    )
+
+
+def verdict_program_name(mode: VerdictMode) -> str:
+    """The saved program under prompts/ that judges in this mode."""
+    return {"pairwise": "dual_judge", "listwise": "listwise_judge"}[mode]

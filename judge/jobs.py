@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from judge.calibration import label_probs_json
+from judge.config import VerdictModeConfig, verdict_program_name
 from judge.lm import EMBEDDED, LMConfig, lm_identity
 from judge.prompts import LoadedProgram, register_prompt
 from judge.records import Heartbeat, done_keys, finish_run, start_run, to_json, write_outcome
@@ -42,14 +43,18 @@ class ProfileJobConfig(BaseModel):
     )
 
 
-class VerdictJobConfig(BaseModel):
-    """Which candidate pairs to judge."""
+class VerdictJobConfig(VerdictModeConfig):
+    """Which candidate pairs to judge, and how the calls are cut (pairwise or listwise)."""
 
     views: list[Literal["user", "item"]] = Field(["user", "item"], description="The perspectives to run.")
     order: Literal["grouped", "shuffled"] = Field(
         "grouped", description="grouped runs a user's pairs back to back after one shared prefix; shuffled is random."
     )
     max_pairs: int | None = Field(None, gt=0, description="Judge only the first N candidate pairs.")
+    exclude_flagged_text: bool = Field(
+        False, description="Do not judge a pair whose candidate item text or user profile looks like instructions "
+        "to the model (judge.injection), and leave flagged items out of users' top-item lists; the count is printed."
+    )
 
 
 def user_profile_text(profile: UserProfile) -> str:
@@ -92,10 +97,15 @@ def ordered_tasks(tasks: list[Task], order: str, seed: int) -> list[Task]:
 
 def run_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner: RunnerConfig, job: BaseModel,
          table: str, key_of: Callable[[Task], dict], result_of: Callable[[Outcome], dict],
-         lm_setup: Callable[[], object] | None = None, skipped: int = 0) -> RunStats:
+         lm_setup: Callable[[], object] | None = None, skipped: int = 0,
+         rows_of: Callable[[Outcome], list[Outcome]] | None = None, n_rows: int | None = None) -> RunStats:
     """Run ``tasks`` as one recorded judge run. ``skipped`` tasks could not start (their inputs are
-    missing): the run then ends ``incomplete`` with that count, never ``finished``."""
-    stats = RunStats(n_tasks=len(tasks), n_skipped=skipped)
+    missing): the run then ends ``incomplete`` with that count, never ``finished``.
+
+    ``rows_of`` splits one call's outcome into the rows it produces (a listwise call judges several
+    pairs, :func:`judge.listwise.pair_outcomes`); the run's ok/failed counts are then rows, and
+    ``n_rows`` is how many rows the tasks make. Its cost is shared evenly by its rows."""
+    stats = RunStats(n_tasks=len(tasks) if n_rows is None else n_rows, n_skipped=skipped)
     if not tasks and not skipped:  # everything is stored already: no LM to start, no run to record
         stats.status = "finished"
         return stats
@@ -104,13 +114,27 @@ def run_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, runner:
         start_run(store, stats, command, lm_identity(lm), job)
         finish_run(store, stats)
         return stats
+    if runner.batch_api:  # the same tasks and rows, through the batch API (judge.batch)
+        from judge.batch import run_batch_job
+
+        return run_batch_job(store, tasks, command, lm, runner, job, table, key_of, result_of, lm_setup, skipped,
+                             cost_function(lm), rows_of, n_rows)
     if lm_setup is not None:
         lm_setup()
     start_run(store, stats, command, lm_identity(lm), job)
 
     def on_outcome(outcome: Outcome, cost: float | None) -> None:
-        write_outcome(store, table, key_of(outcome.task), outcome, cost, stats.run_id,
-                      result_of(outcome) if outcome.ok else {})
+        if rows_of is None:
+            write_outcome(store, table, key_of(outcome.task), outcome, cost, stats.run_id,
+                          result_of(outcome) if outcome.ok else {})
+            return
+        rows = rows_of(outcome)
+        for row in rows:
+            write_outcome(store, table, key_of(row.task), row, cost / len(rows) if cost is not None else None,
+                          stats.run_id, result_of(row) if row.ok else {})
+        # run_tasks counted the call; count its rows instead (a call may parse and still fail a pair)
+        stats.n_ok += sum(row.ok for row in rows) - outcome.ok
+        stats.n_failed += sum(not row.ok for row in rows) - (not outcome.ok)
 
     try:
         run_tasks(tasks, runner, on_outcome, cost_function(lm), total=len(tasks), desc=command, stats=stats,
@@ -176,7 +200,16 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
     """Both views on every candidate pair (or on the ``only`` pairs); pairs whose user has no profile
     yet are reported, not judged. Label probabilities are stored where the LM returned logprobs.
     The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.texts.IMPORTED``
-    for the dataset's own)."""
+    for the dataset's own).
+
+    ``job.verdict_mode`` listwise judges all of a user's pending pairs in one call per view (chunks of
+    ``job.listwise_max_candidates``) with ``prompts/listwise_judge.json``; it writes the same rows,
+    keyed by that program's prompt hash, and resumes pair by pair: a re-run judges only the pairs
+    with no row (or a failed one, with ``--retry-failed``)."""
+    expected = verdict_program_name(job.verdict_mode)
+    if judge_program.name != expected:
+        raise ValueError(f"--verdict-mode {job.verdict_mode} judges with the {expected} program, "
+                         f"not {judge_program.name}")
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)
     with store.connect() as con:
@@ -192,10 +225,20 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
         only = set(only)
         pairs = [pair for pair in pairs if pair in only]
     pairs = pairs[: job.max_pairs]
+    if job.exclude_flagged_text:
+        from judge.injection import exclude_flagged
+
+        pairs, top_items, excluded = exclude_flagged(pairs, texts, profiles, top_items)
+        print(excluded.summary())
     done = done_keys(store, "verdicts", ("user_idx", "item_idx", "view"),
                      {"candidate_set": candidate_set, "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
                      runner.retry_failed)
     judge = judge_program.program
+    key_of = (lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
+                            "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash})
+    if job.verdict_mode == "listwise":
+        return _run_listwise(store, pairs, done, judge, profiles, top_items, texts, lm, runner, job, seed,
+                             key_of, lm_setup)
     tasks, missing_profiles = [], 0
     # Views in the outer loop: consecutive calls then share the instructions and the user's prefix.
     for view in job.views:
@@ -218,10 +261,51 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
               "This run is incomplete.")
     return run_job(
         store, ordered_tasks(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
-        key_of=lambda task: {"candidate_set": candidate_set, "user_idx": task.key[0], "item_idx": task.key[1],
-                             "view": task.key[2], "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
+        key_of=key_of,
         result_of=lambda outcome: {"label": outcome.prediction.verdict.label,
                                    "rationale": outcome.prediction.verdict.rationale,
                                    "label_probs": label_probs_json(outcome.prediction)},
         lm_setup=lm_setup, skipped=missing_profiles,
+    )
+
+
+def _missing_profiles_note(missing: int) -> None:
+    if missing:
+        print(f"{missing} user-view calls skipped: their users have no profile for this LM and prompt; "
+              "run `python -m judge profiles` first (or --retry-failed for failed profiles). "
+              "This run is incomplete.")
+
+
+def _run_listwise(store: Store, pairs: list[tuple[int, int]], done: set[tuple], judge, profiles: dict[int, str],
+                  top_items: dict[int, list[int]], texts: dict[int, str], lm: LMConfig, runner: RunnerConfig,
+                  job: VerdictJobConfig, seed: int, key_of: Callable[[Task], dict],
+                  lm_setup: Callable[[], object] | None) -> RunStats:
+    """One call per user, view and chunk of the user's pending pairs; each call writes one row per pair."""
+    from judge.listwise import chunks, pair_outcomes
+
+    pending: dict[tuple[str, int], list[int]] = {}
+    for view in job.views:
+        for user, item in pairs:
+            if (user, item, view) not in done:
+                pending.setdefault((view, user), []).append(item)
+    tasks, missing_profiles = [], 0
+    for (view, user), items in pending.items():  # views outer, users in order: shared prefixes stay together
+        if view == "user" and user not in profiles:
+            missing_profiles += len(items)  # counted per pair, as the pairwise judge counts its calls
+            continue
+        for chunk in chunks(items, job.listwise_max_candidates):
+            candidates = [texts[item] for item in chunk]
+            if view == "user":
+                call = (lambda p=profiles[user], c=candidates: judge.user_view(user_profile=p, candidate_items=c))
+            else:
+                call = (lambda top=[texts[i] for i in top_items.get(user, [])], c=candidates:
+                        judge.item_view(user_top_items=top, candidate_items=c))
+            tasks.append(Task(key=(user, view, tuple(chunk)), call=call))
+    _missing_profiles_note(missing_profiles)
+    return run_job(
+        store, ordered_tasks(tasks, job.order, seed), "verdicts:listwise", lm, runner, job, "verdicts",
+        key_of=key_of,
+        result_of=lambda row: {"label": row.prediction.label, "rationale": None,
+                               "label_probs": row.prediction.label_probs},
+        lm_setup=lm_setup, skipped=missing_profiles, rows_of=pair_outcomes, n_rows=sum(len(t.key[2]) for t in tasks),
     )

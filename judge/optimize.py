@@ -1,7 +1,7 @@
 """`python -m judge.optimize`: a DSPy optimizer tunes the judge's prompts on the labeled set.
 
-The optimizer compiles the dual-perspective judge (both views' instructions and demos) against the
-labeled train part (and dev, for the optimizers that search), with a metric that scores the rule's
+The optimizer compiles the dual-perspective judge (both views' instructions and demos; with
+``--verdict-mode listwise`` the listwise judge, `prompts/listwise_judge.json`) against the labeled train part (and dev, for the optimizers that search), with a metric that scores the rule's
 hard/noise decision. Its own LM calls are capped by ``--max-lm-calls``. The compiled program is
 saved under prompts/ as a new file; it replaces the active one only with ``--promote``, and never
 when it scores worse on dev than the program it started from. Both programs are then measured on
@@ -34,7 +34,8 @@ from evals.judge import (
     start_lm,
     write_report,
 )
-from evals.labels import judge_examples
+from evals.labels import judge_examples, listwise_examples
+from judge.config import verdict_program_name
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
 from recsys.cli import run_cli
 from recsys.datasets import DataValidationError
@@ -50,16 +51,21 @@ class OptimizeConfig(JudgeEvalConfig):
     max_lm_calls: int = Field(300, gt=0, description="Most LM calls the optimizer itself may make "
                               "(the dev and test measurements are stored verdicts, counted apart).")
     max_demos: int = Field(4, ge=0, description="Demos per view (bootstrapped and labeled alike).")
-    train_size: int | None = Field(60, gt=0, description="Labeled train pairs the optimizer draws on (the first N).")
+    train_size: int | None = Field(60, gt=0, description="Labeled train examples the optimizer draws on (the first N: "
+                                   "pairs; with --verdict-mode listwise, users or their chunks).")
     valset_size: int = Field(20, gt=0, description="Dev pairs that the searching optimizers score candidates on.")
     candidate_programs: int = Field(2, gt=0, description="Random candidates of BootstrapFewShotWithRandomSearch; "
                                     "instruction candidates of MIPROv2.")
     trials: int = Field(4, gt=0, description="MIPROv2 search trials.")
     num_threads: int = Field(2, gt=0, description="Parallel program runs inside the optimizer.")
     out: Path | None = Field(None, description="Where to save the compiled program "
-                             "(default: prompts/dual_judge.<optimizer>.json).")
-    promote: bool = Field(False, description="Make the compiled program the active prompts/dual_judge.json, "
-                          "unless it scores worse on dev.")
+                             "(default: prompts/<judge>.<optimizer>.json, judge dual_judge or listwise_judge).")
+    promote: bool = Field(False, description="Make the compiled program the active prompts/<judge>.json "
+                          "(dual_judge, or listwise_judge with --verdict-mode listwise), unless it scores worse on dev.")
+
+    @property
+    def judge_name(self) -> str:
+        return verdict_program_name(self.verdict_mode)
 
 
 class LMBudgetExhausted(RuntimeError):
@@ -104,6 +110,28 @@ def hard_noise_metric(example: dspy.Example, prediction: dspy.Prediction, trace=
     return bool(prediction.hard) == bool(example.hard)
 
 
+def listwise_metric(example: dspy.Example, prediction: dspy.Prediction, trace=None) -> float | bool:
+    """The share of the user's candidates whose hard/noise decision matches the label (a candidate
+    without a usable answer counts as wrong); inside bootstrapping, True only when all match."""
+    correct = [decided is not None and bool(decided) == bool(gold) for decided, gold in zip(prediction.hard, example.hard)]
+    score = sum(correct) / len(example.hard) if example.hard else 0.0
+    return score == 1.0 if trace is not None else score
+
+
+def listwise_gepa_metric(example, prediction, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
+    """GEPA's feedback metric for the listwise judge: the score, and per candidate what went wrong."""
+    wrong = []
+    for number, (gold, decided, user, item) in enumerate(zip(example.hard, prediction.hard, prediction.user_labels,
+                                                            prediction.item_labels), start=1):
+        if decided is None or bool(decided) != bool(gold):
+            truth = "a real preference (hard)" if gold else "an item the user did not like (noise)"
+            wrong.append(f"candidate {number} is {truth}, but the views said user={user}, item={item}")
+    feedback = ("Correct on every candidate." if not wrong else
+                "Wrong: " + "; ".join(wrong) + ". Both views must say High only for a real preference, and "
+                "every candidate number needs exactly one verdict.")
+    return dspy.Prediction(score=float(listwise_metric(example, prediction)), feedback=feedback)
+
+
 def gepa_metric(example, prediction, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
     """GEPA's feedback metric: the score, and a sentence the reflection LM can act on."""
     correct = hard_noise_metric(example, prediction)
@@ -117,40 +145,47 @@ def gepa_metric(example, prediction, trace=None, pred_name=None, pred_trace=None
 def compile_program(config: OptimizeConfig, student: dspy.Module, trainset: list, valset: list) -> dspy.Module:
     """Run the chosen optimizer; LM errors inside it (the budget included) are its failures."""
     demos = config.max_demos
+    listwise = config.verdict_mode == "listwise"
+    metric = listwise_metric if listwise else hard_noise_metric
+    feedback_metric = listwise_gepa_metric if listwise else gepa_metric
     if config.optimizer == "LabeledFewShot":
         return dspy.LabeledFewShot(k=demos).compile(student, trainset=trainset)
     if config.optimizer == "BootstrapFewShot":
-        return dspy.BootstrapFewShot(metric=hard_noise_metric, max_bootstrapped_demos=demos,
+        return dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=demos,
                                      max_labeled_demos=demos, max_errors=len(trainset)).compile(student, trainset=trainset)
     if config.optimizer == "BootstrapFewShotWithRandomSearch":
         return dspy.BootstrapFewShotWithRandomSearch(
-            metric=hard_noise_metric, max_bootstrapped_demos=demos, max_labeled_demos=demos,
+            metric=metric, max_bootstrapped_demos=demos, max_labeled_demos=demos,
             num_candidate_programs=config.candidate_programs, num_threads=config.num_threads,
             max_errors=len(trainset) + len(valset)).compile(student, trainset=trainset, valset=valset)
     if config.optimizer == "MIPROv2":
         return dspy.MIPROv2(
-            metric=hard_noise_metric, auto=None, num_candidates=config.candidate_programs,
+            metric=metric, auto=None, num_candidates=config.candidate_programs,
             max_bootstrapped_demos=demos, max_labeled_demos=demos, num_threads=config.num_threads,
             seed=config.seed, max_errors=len(trainset) + len(valset),
         ).compile(student, trainset=trainset, valset=valset, num_trials=config.trials,
                   minibatch_size=min(len(valset), 10))
     if config.optimizer == "GEPA":
         # Each metric call runs both views once: half the budget, the rest left for reflection.
-        return dspy.GEPA(metric=gepa_metric, max_metric_calls=max(config.max_lm_calls // 4, 1),
+        return dspy.GEPA(metric=feedback_metric, max_metric_calls=max(config.max_lm_calls // 4, 1),
                          reflection_lm=dspy.settings.lm, num_threads=config.num_threads, seed=config.seed,
                          track_stats=False).compile(student, trainset=trainset, valset=valset)
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
 
 
 def default_out(config: OptimizeConfig) -> Path:
-    return config.out or config.prompts_dir / f"dual_judge.{config.optimizer.lower()}.json"
+    return config.out or config.prompts_dir / f"{config.judge_name}.{config.optimizer.lower()}.json"
 
 
 def run_optimizer(config: OptimizeConfig, context: JudgeContext, start: LoadedProgram, console: Console
                   ) -> tuple[LoadedProgram, dict]:
     """Compile from ``start`` on the labeled train (and dev) pairs, save it, and say what it cost."""
-    trainset = judge_examples(context.store, context.labels.label_set, ("train",), context.user_profiles)
-    valset = judge_examples(context.store, context.labels.label_set, ("dev",), context.user_profiles)
+    if config.verdict_mode == "listwise":  # one example per user (and chunk): what one listwise call sees
+        trainset, valset = (listwise_examples(context.store, context.labels.label_set, (part,), context.user_profiles,
+                                              config.listwise_max_candidates) for part in ("train", "dev"))
+    else:
+        trainset = judge_examples(context.store, context.labels.label_set, ("train",), context.user_profiles)
+        valset = judge_examples(context.store, context.labels.label_set, ("dev",), context.user_profiles)
     trainset, valset = trainset[: config.train_size], valset[: config.valset_size]
     if not trainset:
         raise DataValidationError("the labeled train part is empty (no labeled pairs with a user profile)")
@@ -163,7 +198,7 @@ def run_optimizer(config: OptimizeConfig, context: JudgeContext, start: LoadedPr
     seconds = time.perf_counter() - began
     out = default_out(config)
     save_program(compiled, out)
-    optimized = load_program("dual_judge", path=out, rule=config.rule)
+    optimized = load_program(config.judge_name, path=out, rule=config.rule)
     info = {"optimizer": config.optimizer, "optimizer_lm_calls": budget.calls, "optimizer_seconds": seconds,
             "budget": config.max_lm_calls, "budget_refused_calls": budget.refused, "started_from": str(start.path),
             "demos": {name: len(predictor.demos) for name, predictor in compiled.named_predictors()},
@@ -177,7 +212,7 @@ def run_optimizer(config: OptimizeConfig, context: JudgeContext, start: LoadedPr
 def optimize(config: OptimizeConfig, console: Console) -> dict:
     """Compile, compare on dev, measure on test, and promote only a program that is not worse on dev."""
     context = prepare(config, console)
-    start = load_program("dual_judge", path=config.prompt, prompts_dir=config.prompts_dir, rule=config.rule)
+    start = load_program(config.judge_name, path=config.prompt, prompts_dir=config.prompts_dir, rule=config.rule)
     optimized, info = run_optimizer(config, context, start, console)
     dev_config = config.model_copy(update={"part": "dev", "calibrate": False})
     dev = {name: evaluate_program(context, dev_config, program, console, extra=extra)
@@ -188,7 +223,7 @@ def optimize(config: OptimizeConfig, console: Console) -> dict:
     not_worse = dev_after >= dev_before
     promoted = False
     if config.promote and not_worse:
-        shutil.copyfile(optimized.path, prompt_path("dual_judge", config.prompts_dir))
+        shutil.copyfile(optimized.path, prompt_path(config.judge_name, config.prompts_dir))
         promoted = True
     return {"info": info, "dev": dev, "test": test, "not_worse_on_dev": not_worse, "promoted": promoted,
             "out": optimized.path}
@@ -231,7 +266,7 @@ class OptimizeCli(BaseSettings, OptimizeConfig):
         if not result["not_worse_on_dev"]:
             console.print("[yellow]not promoted:[/] it scores worse on dev than the program it started from.")
         elif result["promoted"]:
-            console.print(f"promoted: {result['out'].name} is now the active dual_judge.json")
+            console.print(f"promoted: {result['out'].name} is now the active {self.judge_name}.json")
         else:
             console.print("not promoted (pass --promote to make it the active prompt).")
 

@@ -1,7 +1,9 @@
 """The judge's DSPy programs: profiles from training interactions, and the dual-perspective verdict.
 
 Each program is a small :class:`dspy.Module`; its state (instructions, demos) is what `prompts/`
-saves and loads, so optimizing a prompt never means editing code.
+saves and loads, so optimizing a prompt never means editing code. Every ``forward`` passes its
+inputs, all third-party text, as delimited data (:func:`judge.injection.as_data`); the signatures'
+instructions say that such text is never to be obeyed.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dspy
 
 from judge.config import HardRule  # noqa: E402,F401 (re-exported)
+from judge.injection import as_data, as_data_list
 from judge.signatures import (
     ContrastNegativeSignature,
     HardnessScoreSignature,
@@ -30,7 +33,7 @@ class ProfileUser(dspy.Module):
         self.predict = dspy.Predict(ProfileUserSignature)
 
     def forward(self, history: list[str]) -> dspy.Prediction:
-        return self.predict(history=history)
+        return self.predict(history=as_data_list(history))
 
 
 class ProfileItem(dspy.Module):
@@ -41,7 +44,7 @@ class ProfileItem(dspy.Module):
         self.predict = dspy.Predict(ProfileItemSignature)
 
     def forward(self, item: str, takers: list[str]) -> dspy.Prediction:
-        return self.predict(item=item, takers=takers)
+        return self.predict(item=as_data(item), takers=as_data_list(takers))
 
 
 class UserViewJudge(dspy.Module):
@@ -52,7 +55,7 @@ class UserViewJudge(dspy.Module):
         self.predict = dspy.Predict(UserViewSignature)
 
     def forward(self, user_profile: str, candidate_item: str) -> dspy.Prediction:
-        return self.predict(user_profile=user_profile, candidate_item=candidate_item)
+        return self.predict(user_profile=as_data(user_profile), candidate_item=as_data(candidate_item))
 
 
 class ItemViewJudge(dspy.Module):
@@ -63,7 +66,7 @@ class ItemViewJudge(dspy.Module):
         self.predict = dspy.Predict(ItemViewSignature)
 
     def forward(self, user_top_items: list[str], candidate_item: str) -> dspy.Prediction:
-        return self.predict(user_top_items=user_top_items, candidate_item=candidate_item)
+        return self.predict(user_top_items=as_data_list(user_top_items), candidate_item=as_data(candidate_item))
 
 
 def is_hard(user_label: str, item_label: str, rule: HardRule = "both_high") -> bool:
@@ -106,7 +109,7 @@ class LLMHDScorer(dspy.Module):
         self.predict = dspy.Predict(HardnessScoreSignature)
 
     def forward(self, user_preference: str, candidate_item: str) -> dspy.Prediction:
-        return self.predict(user_preference=user_preference, candidate_item=candidate_item)
+        return self.predict(user_preference=as_data(user_preference), candidate_item=as_data(candidate_item))
 
 
 class LLMHDPreferenceUpdate(dspy.Module):
@@ -117,7 +120,8 @@ class LLMHDPreferenceUpdate(dspy.Module):
         self.predict = dspy.Predict(PreferenceUpdateSignature)
 
     def forward(self, user_preference: str, liked_items: list[str], disliked_items: list[str]) -> dspy.Prediction:
-        return self.predict(user_preference=user_preference, liked_items=liked_items, disliked_items=disliked_items)
+        return self.predict(user_preference=as_data(user_preference), liked_items=as_data_list(liked_items),
+                            disliked_items=as_data_list(disliked_items))
 
 
 class ContrastNegative(dspy.Module):
@@ -129,4 +133,4 @@ class ContrastNegative(dspy.Module):
         self.predict = dspy.Predict(ContrastNegativeSignature)
 
     def forward(self, history: list[str]) -> dspy.Prediction:
-        return self.predict(history=history)
+        return self.predict(history=as_data_list(history))

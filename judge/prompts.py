@@ -15,6 +15,7 @@ import dspy
 from pydantic import TypeAdapter
 
 from judge.config import PROMPTS_DIR  # noqa: E402,F401 (re-exported)
+from judge.listwise import ListwiseJudge
 from judge.programs import (
     ContrastNegative,
     DualPerspectiveJudge,
@@ -29,6 +30,7 @@ PROGRAMS = {
     "profile_user": ProfileUser,
     "profile_item": ProfileItem,
     "dual_judge": DualPerspectiveJudge,
+    "listwise_judge": ListwiseJudge,
     "llmhd_score": LLMHDScorer,
     "llmhd_update": LLMHDPreferenceUpdate,
     "contrast_negative": ContrastNegative,

@@ -1,12 +1,19 @@
 """DSPy signatures of the judge. Outputs are Pydantic models, so schema-constrained decoding and
-JSONAdapter give typed results or a recorded parse failure, never free text taken at face value."""
+JSONAdapter give typed results or a recorded parse failure, never free text taken at face value.
+
+Every input is third-party text (titles, descriptions, profiles): the programs pass it wrapped in
+``<data>`` ... ``</data>`` (:func:`judge.injection.as_data`), and every signature's instructions end
+with :data:`judge.injection.DATA_RULE`, which says that delimited text is data, never instructions."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Literal
 
 import dspy
 from pydantic import BaseModel, Field, StringConstraints
+
+from judge.injection import DATA_RULE
 
 Label = Literal["High", "Mid", "Low"]
 # Length limits become maxLength/maxItems in the JSON schema, which llama.cpp's grammar enforces:
@@ -46,6 +53,13 @@ class ContrastItem(BaseModel):
     description: str = Field(max_length=200, description="One or two sentences on what the item is.")
 
 
+def data_rule(signature: type[dspy.Signature]) -> type[dspy.Signature]:
+    """Append :data:`DATA_RULE` to a signature's instructions (its docstring)."""
+    signature.__doc__ = f"{inspect.cleandoc(signature.__doc__)} {DATA_RULE}"
+    return signature
+
+
+@data_rule
 class ProfileUserSignature(dspy.Signature):
     """Summarize a user's taste from the items they interacted with in training."""
 
@@ -53,6 +67,7 @@ class ProfileUserSignature(dspy.Signature):
     profile: UserProfile = dspy.OutputField()
 
 
+@data_rule
 class ProfileItemSignature(dspy.Signature):
     """Describe an item and who would enjoy it, from its text and some of the users who took it."""
 
@@ -61,6 +76,7 @@ class ProfileItemSignature(dspy.Signature):
     profile: ItemProfile = dspy.OutputField()
 
 
+@data_rule
 class UserViewSignature(dspy.Signature):
     """Judge from the user's profile whether the user really likes the candidate item."""
 
@@ -69,6 +85,7 @@ class UserViewSignature(dspy.Signature):
     verdict: Verdict = dspy.OutputField()
 
 
+@data_rule
 class ItemViewSignature(dspy.Signature):
     """Judge from the items the user likes most whether the user really likes the candidate item."""
 
@@ -77,6 +94,7 @@ class ItemViewSignature(dspy.Signature):
     verdict: Verdict = dspy.OutputField()
 
 
+@data_rule
 class HardnessScoreSignature(dspy.Signature):
     """Score from 1 to 10 how consistent the item the user interacted with is with the user's preference."""
 
@@ -85,6 +103,7 @@ class HardnessScoreSignature(dspy.Signature):
     hardness: HardnessScore = dspy.OutputField()
 
 
+@data_rule
 class PreferenceUpdateSignature(dspy.Signature):
     """Revise the summary of the user's preference: add what the liked items show, and drop what the
     disliked items would wrongly suggest."""
@@ -95,6 +114,7 @@ class PreferenceUpdateSignature(dspy.Signature):
     preference: PreferenceSummary = dspy.OutputField()
 
 
+@data_rule
 class ContrastNegativeSignature(dspy.Signature):
     """Describe one item this user would NOT enjoy, although it resembles the items they interacted with."""
 

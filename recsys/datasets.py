@@ -580,7 +580,12 @@ def validate_items(frame: pd.DataFrame, ratings: pd.DataFrame, name: str = "item
         warnings.append(f"{name}: {int(unrated.sum())} items have no ratings (first: "
                         f"{items['item_id'][unrated].iloc[0]!r}); they are kept as candidates to rank.")
     if items["text"].isna().all():
-        parts = [items[c].astype("string") for c in ("title", "genres") if items[c].notna().any()]
+        # Without a text column, the text is the title (with its year) and the genres. With one, prompts
+        # still show the title, year and genres beside it (recsys.texts.compose_item_text).
+        title = items["title"].astype("string")
+        if items["year"].notna().any():
+            title = title + (" (" + items["year"].astype("string") + ")").fillna("")
+        parts = [part for part in (title, items["genres"].astype("string")) if part.notna().any()]
         items["text"] = pd.concat(parts, axis=1).fillna("").agg(". ".join, axis=1) if parts else pd.NA
     return items, warnings
 

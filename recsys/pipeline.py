@@ -151,9 +151,13 @@ class Stages:
 
     # -- LLM stages -----------------------------------------------------------------------------
     def programs(self, names: tuple[str, ...] = ("profile_user", "profile_item", "dual_judge")):
+        from judge.config import verdict_program_name
         from judge.prompts import load_program
 
-        return {name: load_program(name, prompts_dir=self.config.prompts_dir) for name in names}
+        # "dual_judge" is the judge of --verdict-mode: pairwise (dual_judge) or listwise (listwise_judge).
+        mode = getattr(self.config, "verdict_mode", "pairwise")
+        return {name: load_program(verdict_program_name(mode) if name == "dual_judge" else name,
+                                   prompts_dir=self.config.prompts_dir) for name in names}
 
     def lm_setup(self):
         from judge.lm import configure_dspy
@@ -187,12 +191,14 @@ class Stages:
             self._raise_if_stopped(stats, "profiles")
 
     def verdicts(self, candidate_set: str, programs) -> None:
+        from judge.config import VerdictModeConfig
         from judge.jobs import VerdictJobConfig, run_verdicts
 
         with self.stage("verdicts"):
             profile_lm, user_prompt, _ = self.profile_identity(programs)
             stats = run_verdicts(self.store, candidate_set, programs["dual_judge"], user_prompt, self.config,
-                                 self.config, VerdictJobConfig(), self.config.seed, lm_setup=self.lm_setup,
+                                 self.config, VerdictJobConfig.model_validate(self.config.model_dump(
+                                     include=set(VerdictModeConfig.model_fields))), self.config.seed, lm_setup=self.lm_setup,
                                  profile_lm=profile_lm)
             self.note("verdicts", f"{stats.n_ok} new ok, {stats.n_failed} failed, {stats.lm_calls} LM calls")
             self._raise_if_stopped([stats], "verdicts")

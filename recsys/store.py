@@ -391,6 +391,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE runs ADD COLUMN host VARCHAR;
         """,
     ),
+    Migration(
+        9,
+        "judge batches: OpenAI-compatible batch jobs a judge stage submitted (--batch-api)",
+        """
+        -- One row per submitted batch, written before it is polled: a killed run polls the same batch
+        -- again instead of submitting it twice. custom_ids name the tasks it holds (judge.batch.custom_id);
+        -- ingested_at is set once each of their answers (or failures) is in table_name.
+        CREATE TABLE judge_batches (
+            batch_id      VARCHAR PRIMARY KEY,
+            command       VARCHAR NOT NULL,
+            table_name    VARCHAR NOT NULL,
+            lm            VARCHAR NOT NULL,
+            input_file_id VARCHAR NOT NULL,
+            custom_ids    VARCHAR[] NOT NULL,
+            n_requests    INTEGER NOT NULL,
+            status        VARCHAR NOT NULL,
+            judge_run_id  VARCHAR NOT NULL,
+            created_at    TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            ingested_at   TIMESTAMP
+        );
+        """,
+    ),
 )
 
 

@@ -12,14 +12,37 @@ import numpy as np
 from recsys.store import Store
 
 
+def item_header(title: str | None, year: int | None, genres: str | None) -> str | None:
+    """'Title (year). Genres: g.' from the parts present (None when none is)."""
+    head = " ".join(part for part in (title, f"({year})" if year is not None else None) if part)
+    parts = [f"{head}." if head else None, f"Genres: {genres}." if genres else None]
+    return " ".join(part for part in parts if part) or None
+
+
+def compose_item_text(title: str | None, year: int | None, genres: str | None, text: str | None) -> str | None:
+    """An item as prompts and encoders see it: title, year and genres, then its own text.
+
+    A text that already holds the title and every present year and genre (the built-in datasets
+    compose theirs so) is kept as it is; otherwise the header goes before it, so that an items
+    file's ``text`` column never hides its title, year and genres."""
+    header = item_header(title, year, genres)
+    if not text:
+        return header
+    if header is None or (title and title in text and (year is None or str(year) in text)
+                          and (not genres or genres in text)):
+        return text
+    return f"{header} {text}"
+
+
 def item_texts(store: Store, split_id: str) -> dict[int, str]:
     with store.connect() as con:
         rows = con.execute(
-            "SELECT i.item_idx, coalesce(i.text, i.title, i.raw_id) FROM items i "
+            "SELECT i.item_idx, i.title, i.year, i.genres, i.text, i.raw_id FROM items i "
             "JOIN splits s ON s.dataset_id = i.dataset_id WHERE s.split_id = ?",
             [split_id],
         ).fetchall()
-    return dict(rows)
+    return {item: compose_item_text(title, year, genres, text) or raw_id
+            for item, title, year, genres, text, raw_id in rows}
 
 
 def user_histories(store: Store, split_id: str, max_items: int) -> dict[int, list[int]]:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from judge.config import PROMPTS_DIR, HardRule, LMConfig, RunnerConfig
+from judge.config import PROMPTS_DIR, HardRule, LMConfig, RunnerConfig, VerdictModeConfig
 from judge.embeddings import EncoderConfig
 from recsys.baselines import PopularityRanking, RandomRanking
 from recsys.candidates import CandidateConfig
@@ -51,7 +51,7 @@ MODELS = ("llmhni", "lightgcn", "ngcf", *BASELINES, *LLM_BASELINES, "popularity"
 
 
 class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, BaselineConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
-                  RunnerConfig, OptimConfig, DataConfig):
+                  RunnerConfig, VerdictModeConfig, OptimConfig, DataConfig):
     """Train and evaluate a recommender on a noisy split (default: the full LLMHNI model on ml-100k
     with 10% realistic noise and the embedded LM).
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from judge.injection import describe, flagged
 from recsys.store import Store
+from recsys.texts import compose_item_text, item_texts
 
 Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]
@@ -117,6 +119,7 @@ class VerdictRow(NamedTuple):
     truth: str | None
     user_failed: bool = False  # a label of None is a failed view when set, else one not judged yet
     item_failed: bool = False
+    flag: str | None = None  # which of the pair's texts look like instructions (judge.injection), if any
 
     @property
     def key(self) -> PairKey:
@@ -208,7 +211,46 @@ def fetch_rows(store: Store, filters: Filters, rule: Rule = "both_high", limit: 
         sql += f" LIMIT {int(limit)}"
     with store.connect() as con:
         records = con.execute(sql, params).fetchall()
-    return list(map(VerdictRow._make, records))
+        return mark_flagged(con, [VerdictRow(*record) for record in records])
+
+
+# Flagged items per (database file, split): a dataset's items never change, so a split is scanned once.
+_FLAGGED_ITEMS: dict[tuple[str, str], set[int]] = {}
+
+
+def flagged_entities(con, split_id: str, users: set[int]) -> tuple[set[int], set[int]]:
+    """The split's items whose prompt text (:func:`recsys.texts.compose_item_text`) looks like
+    instructions, and those of ``users`` with a stored profile (LLM-written or the dataset's own) that
+    does; computed on read (judge.injection), not stored."""
+    database, = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    key = (database, split_id)
+    if key not in _FLAGGED_ITEMS:
+        rows = con.execute(
+            "SELECT i.item_idx, i.title, i.year, i.genres, i.text FROM items i "
+            "JOIN splits s ON s.dataset_id = i.dataset_id WHERE s.split_id = ?", [split_id]).fetchall()
+        _FLAGGED_ITEMS[key] = flagged({item: compose_item_text(*parts) for item, *parts in rows})
+    profiles = con.execute(
+        "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = 'user' AND status = 'ok' "
+        "AND text IS NOT NULL UNION ALL SELECT p.entity_idx, p.text FROM dataset_profiles p "
+        "JOIN splits s ON s.dataset_id = p.dataset_id WHERE s.split_id = ? AND p.kind = 'user'",
+        [split_id, split_id]).fetchall()
+    bad_profiles = flagged({number: text for number, (user, text) in enumerate(profiles) if user in users})
+    return {profiles[number][0] for number in bad_profiles}, _FLAGGED_ITEMS[key]
+
+
+def mark_flagged(con, rows: list[VerdictRow]) -> list[VerdictRow]:
+    """The rows, with ``flag`` set on those whose item text or user profile looks like instructions."""
+    users_by_split: dict[str, set[int]] = {}
+    for row in rows:
+        users_by_split.setdefault(row.split_id, set()).add(row.user_idx)
+    flags = {split: flagged_entities(con, split, users) for split, users in users_by_split.items()}
+    out = []
+    for row in rows:
+        bad_users, bad_items = flags[row.split_id]
+        parts = [name for name, bad in (("item text", row.item_idx in bad_items),
+                                        ("user profile", row.user_idx in bad_users)) if bad]
+        out.append(row._replace(flag=", ".join(parts)) if parts else row)
+    return out
 
 
 def store_has_verdicts(store: Store) -> bool:
@@ -254,6 +296,7 @@ class Detail:
     history: list[tuple[str, float]] = field(default_factory=list)
     views: dict[str, ViewVerdict] = field(default_factory=dict)
     audits: list[AuditRecord] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # why the item text or user profile looks like instructions
 
 
 def _profile(con, split_id: str, kind: str, entity: int, lm: str) -> str | None:
@@ -295,8 +338,11 @@ def fetch_detail(store: Store, key: PairKey, max_history: int = 10) -> Detail:
         user_profile = _profile(con, split_id, "user", key.user_idx, key.lm)
         item_profile = _profile(con, split_id, "item", key.item_idx, key.lm)
     item_title = f"{title} ({year})" if title and year else (title or f"item {key.item_idx}")
+    flags = [f"{name} {reason}" for name, reason in (
+        ("item text", describe(item_texts(store, split_id).get(key.item_idx))),
+        ("user profile", describe(user_profile))) if reason]
     return Detail(key, kind, score, rank, item_title, text, genres, user_profile, item_profile,
-                  history, views, audits)
+                  history, views, audits, flags)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ class DetailView(Vertical):
             Text(f"lm {detail.key.lm} · prompt {detail.key.prompt_hash}", style="dim", overflow="ellipsis",
                  no_wrap=True),
         ]
+        # Third-party text that looks like instructions to the model, right under the decision.
+        lines[1:1] = [Text.assemble(("⚠ ", "bold yellow"), (reason, "yellow")) for reason in detail.flags]
         for audit in detail.audits[:3]:
             lines.append(Text.assemble(
                 "audit: ", audit_text(audit.audit), f" by {audit.auditor}, {audit.audited_at:%Y-%m-%d %H:%M} UTC",

@@ -46,10 +46,20 @@ def audit_text(audit: str, short: bool = False, pending: bool = False) -> Text:
     return Text(f"{mark} {name}" + (" …" if pending else ""), style=style)
 
 
+FLAG_MARK = "⚠ "  # the pair's item text or user profile looks like instructions (judge.injection)
+
+
+def title_cell(row: VerdictRow) -> str | Text:
+    """The item's title, shortened to fit; a flagged pair's starts with a bold yellow ⚠."""
+    width = TITLE_WIDTH - (len(FLAG_MARK) if row.flag else 0)
+    title = row.title if len(row.title) <= width else row.title[:width - 1] + "…"
+    return Text.assemble((FLAG_MARK, "bold yellow"), title) if row.flag else title
+
+
 def cells(row: VerdictRow, show_truth: bool, pending: bool = False) -> list:
     values = [
         Text(str(row.user_idx), justify="right"),
-        row.title if len(row.title) <= TITLE_WIDTH else row.title[:TITLE_WIDTH - 1] + "…", KIND_SHORT[row.kind], Text(f"{row.score:.2f}", justify="right"), _label(row.user_label, row.user_failed),
+        title_cell(row), KIND_SHORT[row.kind], Text(f"{row.score:.2f}", justify="right"), _label(row.user_label, row.user_failed),
         _label(row.item_label, row.item_failed), row.decision or Text("—", style="dim"),
         Text(row.action, style=ACTION_STYLE[row.action]), audit_cell(row.audit, pending),
     ]

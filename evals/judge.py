@@ -37,9 +37,9 @@ from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
 from judge.quality import classification_scores, judge_decisions, verdict_frame  # noqa: F401 (re-exported)
 from judge.runner import RunnerConfig
 from recsys.cli import run_cli
-from recsys.datasets import DataValidationError
-from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError
-from recsys.texts import profile_texts
+from recsys.data.datasets import DataValidationError
+from recsys.data.store import DEFAULT_STORE_PATH, Store, StoreLockedError
+from recsys.data.texts import profile_texts
 
 REPORT_DIR = Path(__file__).resolve().parent / "judge"
 
@@ -166,7 +166,7 @@ def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.Data
                     ) -> dict[str, dict]:
     """Trivial judges every LM number reads against; none of them sees a rating."""
     from judge.embeddings import Encoder
-    from recsys.semantic import cached_encode, entity_texts
+    from recsys.denoising.semantic import cached_encode, entity_texts
 
     gold = (test.label == "hard").to_numpy()
     rng = np.random.default_rng(config.random_seed)

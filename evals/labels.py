@@ -41,16 +41,15 @@ from rich.console import Console
 from rich.table import Table
 
 from judge.signatures import Verdict
-from recsys.candidates import candidate_top_items, insert_candidates
 from recsys.cli import run_cli
-from recsys.datasets import MOVIELENS_SCALE, DataValidationError
-from recsys.ingest import split_scale
-from recsys.pipeline import PretrainConfig, pretrain_backbone
-from recsys.runs import config_hash
-from recsys.scale import RatingScale
-from recsys.split import DataConfig, SplitData, load_split, make_split
-from recsys.store import DEFAULT_STORE_PATH, Store
-from recsys.texts import item_texts
+from recsys.data.datasets import MOVIELENS_SCALE, DataValidationError
+from recsys.data.ingest import split_scale
+from recsys.data.scale import RatingScale
+from recsys.data.split import DataConfig, SplitData, load_split, make_split
+from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.data.texts import item_texts
+from recsys.denoising.candidates import PretrainConfig, candidate_top_items, insert_candidates, pretrain_backbone
+from recsys.training.runs import config_hash
 
 PARTS = ("train", "dev", "test")
 JUDGED_KINDS = ("low_score_positive", "high_score_negative")

@@ -79,3 +79,17 @@ class RunnerConfig(BaseModel):
         "an ok verdict from both views (failed or skipped calls); by default it refuses and says how many."
     )
     progress: bool = Field(True, description="Show a progress bar.")
+
+
+class LLMHDConfig(BaseModel):
+    """LLMHD's scoring thresholds and update rounds. The seed paper's text gives no values; these are
+    ours: a 1-10 score of at least ``llmhd_keep_score`` keeps the positive as hard."""
+
+    llmhd_keep_score: int = Field(6, ge=1, le=10, description="LLMHD: a candidate scored at least this is hard (kept); "
+                                  "below it, noise (removed from training).")
+    llmhd_like_score: int = Field(8, ge=1, le=10, description="LLMHD: scores at least this are the likes a "
+                                  "preference update adds.")
+    llmhd_dislike_score: int = Field(3, ge=1, le=10, description="LLMHD: scores at most this are the dislikes a "
+                                     "preference update drops.")
+    llmhd_rounds: int = Field(1, ge=0, description="LLMHD: preference update rounds; each updates the users with a "
+                              "like or dislike and re-scores their candidates.")

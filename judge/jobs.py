@@ -19,9 +19,9 @@ from judge.prompts import LoadedProgram, register_prompt
 from judge.records import Heartbeat, done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
-from recsys.candidates import candidate_top_items
-from recsys.store import Store
-from recsys.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
+from recsys.denoising.candidates import candidate_top_items
+from recsys.data.store import Store
+from recsys.data.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 
@@ -175,7 +175,7 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
                  only: Collection[tuple[int, int]] | None = None, profile_lm: str | None = None) -> RunStats:
     """Both views on every candidate pair (or on the ``only`` pairs); pairs whose user has no profile
     yet are reported, not judged. Label probabilities are stored where the LM returned logprobs.
-    The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.texts.IMPORTED``
+    The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.data.texts.IMPORTED``
     for the dataset's own)."""
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)

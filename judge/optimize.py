@@ -37,8 +37,8 @@ from evals.judge import (
 from evals.labels import judge_examples
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
 from recsys.cli import run_cli
-from recsys.datasets import DataValidationError
-from recsys.store import StoreLockedError
+from recsys.data.datasets import DataValidationError
+from recsys.data.store import StoreLockedError
 
 Optimizer = Literal["LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "MIPROv2", "GEPA"]
 

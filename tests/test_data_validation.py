@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.datasets import DataValidationError, ReadOptions, load_user_files
-from recsys.ingest import ensure_dataset
-from recsys.split import DataConfig, DataWarning, make_split
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError, ReadOptions, load_user_files
+from recsys.data.ingest import ensure_dataset
+from recsys.data.split import DataConfig, DataWarning, make_split
+from recsys.data.store import Store
 from tests.conftest import synthetic_ratings
 
 REPO = Path(__file__).resolve().parents[1]

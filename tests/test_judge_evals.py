@@ -19,8 +19,8 @@ from judge import optimize as judge_optimize
 from judge.calibration import hard_probability, label_probabilities, tune_threshold
 from judge.optimize import CallBudget, LMBudgetExhausted, OptimizeConfig, call_budget, hard_noise_metric, optimize
 from judge.prompts import init_prompts, load_program
-from recsys.datasets import DataValidationError
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError
+from recsys.data.store import Store
 from tests.conftest import query
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from evals.judge_value import JudgeValueConfig, cell_config, crossing, main, real_judges
 from judge.quality import stored_judge_accuracy
-from recsys.store import Store
+from recsys.data.store import Store
 from tests.conftest import query, synthetic_ratings
 
 

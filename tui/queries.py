@@ -1,6 +1,6 @@
 """Every DuckDB query of the audit app, and the typed rows they return.
 
-The functions take a :class:`~recsys.store.Store` and open a short-lived connection each (the
+The functions take a :class:`~recsys.data.store.Store` and open a short-lived connection each (the
 store retries lock conflicts with a bounded backoff), so they are meant to run in thread workers,
 never on the UI thread. Nothing here keeps a connection open: a trainer or judge run writing to the
 same file gets the lock back within milliseconds.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from recsys.store import Store
+from recsys.data.store import Store
 
 Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]
@@ -50,7 +50,7 @@ TRUTH_JOINS = (
     "LEFT JOIN ratings r ON r.dataset_id = p.dataset_id AND r.user_idx = p.user_idx AND r.item_idx = p.item_idx "
     "LEFT JOIN datasets ds ON ds.dataset_id = p.dataset_id "
 )
-# The dataset's liked / disliked thresholds (recsys.scale); datasets stored before scales are 1-5.
+# The dataset's liked / disliked thresholds (recsys.data.scale); datasets stored before scales are 1-5.
 LIKED_SQL = "r.rating >= coalesce(CAST(json_extract(ds.scale, '$.like') AS DOUBLE), 4)"
 DISLIKED_SQL = "r.rating <= coalesce(CAST(json_extract(ds.scale, '$.dislike') AS DOUBLE), 2)"
 TRUTH_WHERE: dict[TruthFilter, str] = {

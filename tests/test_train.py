@@ -129,3 +129,28 @@ def test_the_last_epoch_is_validated_when_eval_every_does_not_divide_epochs(tmp_
         epochs = [row[0] for row in con.execute(
             "SELECT DISTINCT epoch FROM metrics WHERE run_id = ? AND split = 'valid'", [run_id]).fetchall()]
     assert epochs == [2]
+
+
+LM_FREE_RUNS = {
+    "lightgcn": {}, "ngcf": {}, "dns": {}, "tce": {"tce_num_gradual": 2}, "rce": {}, "sgl": {}, "simgcl": {},
+    "popularity": {}, "random": {},
+    "bpr_edited": {"judge": "oracle", "candidate_share": 0.5},
+    "llmhni": {"judge": "oracle", "semantic_negatives": False, "candidate_share": 0.5},
+}
+
+
+@pytest.mark.parametrize("name", sorted(LM_FREE_RUNS))
+def test_every_lm_free_method_runs_from_its_own_command_line(name, tmp_path, ratings_csv):
+    from recsys.pipeline import METHODS
+    from recsys.train import command_line
+
+    config = command_line(name).model_validate({"store": tmp_path / "s.duckdb", "dataset": str(ratings_csv),
+                                                 "epochs": 1, "batch_size": 64, "progress": False,
+                                                 **LM_FREE_RUNS[name]})
+    assert main(config) == 0
+    from recsys.data.store import Store
+
+    with Store(config.store).connect() as con:
+        models = [row[0] for row in con.execute("SELECT model FROM runs WHERE status = 'finished'").fetchall()]
+    assert name in models
+    assert set(LM_FREE_RUNS) | {m for m, method in METHODS.items() if method.uses_lm} == set(METHODS)

@@ -74,8 +74,8 @@ def run(config, console) -> tuple:
     data = stages.data()
     torch.manual_seed(config.training_seed)
     model = build_model(data, config.backbone, config.optim_config())
-    objective = objective(data, config, config.optim_config().reg)
-    run_id, result = stages.fit("rce", data, model, objective, report_edges(objective, data))
+    loss = objective(data, config, config.optim_config().reg)
+    run_id, result = stages.fit("rce", data, model, loss, report_edges(loss, data))
     return run_id, result, stages.report
 
 

@@ -82,8 +82,8 @@ def run(config, console) -> tuple:
     data = stages.data()
     torch.manual_seed(config.training_seed)
     model = build_model(data, config.backbone, config.optim_config())
-    objective = objective(data, config, config.optim_config().reg, model)
-    run_id, result = stages.fit("simgcl", data, model, objective)
+    loss = objective(data, config, config.optim_config().reg, model)
+    run_id, result = stages.fit("simgcl", data, model, loss)
     return run_id, result, stages.report
 
 

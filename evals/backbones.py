@@ -19,8 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from recsys.cli import run_cli
-from recsys.ingest import split_scale
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.data.ingest import split_scale
+from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.train import TrainConfig, run
 
 REPORTED = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")

@@ -28,9 +28,8 @@ from rich.console import Console
 
 from evals.backbones import mean_std
 from recsys.cli import run_cli
-from recsys.runs import config_hash
-from recsys.store import DEFAULT_STORE_PATH, Store
-from recsys.train import MODELS, NON_RESULT_FIELDS, TrainConfig, run_with_report
+from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.train import MODELS, TrainConfig, run_with_report
 
 EVALS_DIR = Path(__file__).resolve().parent
 # The stored LM work each method's run reads (per split): see lm_work.
@@ -75,7 +74,7 @@ def stored_run(store: Store, config: TrainConfig) -> str | None:
     with store.connect() as con:
         row = con.execute("SELECT run_id FROM runs WHERE model = ? AND config_hash = ? AND status = 'finished' "
                           "ORDER BY finished_at DESC LIMIT 1",
-                          [config.model, config_hash(config, NON_RESULT_FIELDS)]).fetchone()
+                          list(config.recorded_as())).fetchone()
     return row[0] if row else None
 
 

@@ -19,10 +19,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.cli import run_cli
-from recsys.runs import peak_memory_mb
-from recsys.split import DataConfig, load_split, make_split
-from recsys.store import DEFAULT_STORE_PATH, Store
-from recsys.trainer import OptimConfig, train_bpr
+from recsys.training.runs import peak_memory_mb
+from recsys.data.split import DataConfig, load_split, make_split
+from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.training.trainer import OptimConfig, train_bpr
 
 
 class BenchConfig(BaseSettings):

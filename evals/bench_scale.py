@@ -28,13 +28,13 @@ from rich.console import Console
 
 from evals.bench import LLM_METHODS, lm_work
 from recsys.cli import run_cli
-from recsys.llmhni import LLMHNIObjective
-from recsys.objectives import BaselineConfig, build_objective
-from recsys.pipeline import Stages
-from recsys.sampling import SemanticNegativeSampler
-from recsys.store import Store
+from recsys.data.store import Store
+from recsys.methods import BaselineOptions, build_objective
+from recsys.methods.llmhni import LLMHNIObjective
+from recsys.stages import Stages
 from recsys.train import TrainConfig
-from recsys.trainer import build_model, fit
+from recsys.training.sampling import SemanticNegativeSampler
+from recsys.training.trainer import build_model, fit
 
 EVALS_DIR = Path(__file__).resolve().parent
 # The benchmark's model name of each timed method (plain BPR is recorded as the backbone's name).
@@ -84,8 +84,8 @@ def time_method(method: str, config: ScaleConfig, console: Console) -> dict:
                                           train.hard_keep)
         objective = LLMHNIObjective(data.train, data.train, data.num_users, data.num_items, train, optim.reg, sampler)
     else:
-        objective = build_objective(method, data, BaselineConfig.model_validate(train.model_dump(
-            include=set(BaselineConfig.model_fields))), optim.reg, model)
+        objective = build_objective(method, data, BaselineOptions.model_validate(train.model_dump(
+            include=set(BaselineOptions.model_fields))), optim.reg, model)
     load_before = os.getloadavg()[0]
     with stages.stage("train"):
         result = fit(model, data, objective, optim, train.training_seed, progress=True, desc=method)

@@ -22,9 +22,8 @@ from rich.console import Console
 
 from evals.backbones import REPORTED, mean_std
 from recsys.cli import run_cli
-from recsys.runs import config_hash
-from recsys.store import DEFAULT_STORE_PATH
-from recsys.train import NON_RESULT_FIELDS, TrainConfig, run_with_report
+from recsys.data.store import DEFAULT_STORE_PATH
+from recsys.train import TrainConfig, run_with_report
 
 VARIANTS: dict[str, dict] = {
     "LightGCN (BPR, uniform negatives)": {"model": "lightgcn"},
@@ -62,7 +61,7 @@ def _confusion_markdown(frame) -> list[str]:
 def _stage_timings(store: Path) -> list[str]:
     """Stage seconds of the first llmhni run in the store (from a fresh store) and of the latest run
     with today's default config (a warm store)."""
-    default_hash = config_hash(TrainConfig(store=store), NON_RESULT_FIELDS)
+    default_hash = TrainConfig(store=store).recorded_as()[1]
     con = duckdb.connect(str(store), read_only=True)
     try:
         fresh = con.execute("SELECT timings FROM runs WHERE model = 'llmhni' AND status = 'finished' "

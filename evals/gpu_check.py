@@ -33,18 +33,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from rich.console import Console
 
 from recsys.cli import run_cli
-from recsys.evaluate import FullRankingEvaluator
-from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
-from recsys.sampling import SemanticNegativeSampler
-from recsys.semantic import (AlignmentConfig, SemanticIndex, faiss_gpu_available, pseudo_positive_pairs,
+from recsys.training.evaluate import FullRankingEvaluator
+from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
+from recsys.training.sampling import SemanticNegativeSampler
+from recsys.denoising.semantic import (AlignmentConfig, SemanticIndex, faiss_gpu_available, pseudo_positive_pairs,
                              train_projector)
-from recsys.split import DataConfig, SplitData, load_split, make_split
-from recsys.store import Store
-from recsys.trainer import OptimConfig, build_model, fit, train_bpr
+from recsys.data.split import DataConfig, SplitData, load_split, make_split
+from recsys.data.store import Store
+from recsys.training.trainer import OptimConfig, build_model, fit, train_bpr
 
 EVALS_DIR = Path(__file__).resolve().parent
 

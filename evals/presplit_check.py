@@ -1,6 +1,6 @@
 """Does a pre-split folder train exactly like the split it came from? `python -m evals.presplit_check`.
 
-The toolkit cuts ml-100k 3:1:1; :func:`recsys.presplit.write_matrix_layout` writes that split in the
+The toolkit cuts ml-100k 3:1:1; :func:`recsys.data.presplit.write_matrix_layout` writes that split in the
 RLMRec/SSLRec layout (binary ``trn_mat.pkl``/``val_mat.pkl``/``tst_mat.pkl`` plus ``items.csv``);
 ``--dataset DIR`` reads it back as a given split in a separate store. LightGCN is trained on both
 with the same training seeds. Used as given, the folder must give the same counts and the same test
@@ -16,9 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from recsys.cli import run_cli
-from recsys.presplit import write_matrix_layout
-from recsys.split import make_split, split_summary
-from recsys.store import Store
+from recsys.data.presplit import write_matrix_layout
+from recsys.data.split import make_split, split_summary
+from recsys.data.store import Store
 from recsys.train import TrainConfig, run
 
 COUNTS = ("n_users_kept", "n_train_clean", "n_valid", "n_test")

@@ -31,10 +31,10 @@ from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
 from judge.records import HEARTBEAT_AGE_SQL, STALE_AFTER_S, effective_status
 from judge.runner import RunnerConfig, RunStats
-from recsys.candidates import CandidateConfig
 from recsys.cli import run_cli
-from recsys.split import DataConfig, load_split, make_split
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.data.split import DataConfig, load_split, make_split
+from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.denoising.candidates import CandidateConfig
 
 console = Console(stderr=True)
 
@@ -92,7 +92,7 @@ class Candidates(StoreOptions, DataConfig, CandidateConfig):
     progress: bool = Field(True, description="Show the training progress bar.")
 
     def cli_cmd(self) -> None:
-        from recsys.pipeline import PretrainConfig, pretrain_candidates
+        from recsys.denoising.candidates import PretrainConfig, pretrain_candidates
 
         store = Store(self.store)
         split_id = make_split(store, self.data_config())

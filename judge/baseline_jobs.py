@@ -17,15 +17,15 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from judge.config import LLMHDConfig
 from judge.jobs import ordered_tasks, run_job
 from judge.lm import LMConfig, lm_identity
 from judge.prompts import LoadedProgram, register_prompt
 from judge.records import done_keys, to_json
 from judge.runner import RunnerConfig, RunStats, Task
 from judge.signatures import ContrastItem
-from recsys.llmhd import LLMHDConfig
-from recsys.store import Store
-from recsys.texts import item_texts, profile_texts, user_histories
+from recsys.data.store import Store
+from recsys.data.texts import item_texts, profile_texts, user_histories
 
 PER_USER = -1  # item_idx of a row about a user, not a pair
 

@@ -85,10 +85,6 @@ class RunnerConfig(BaseModel):
     )
     max_cost: float | None = Field(None, gt=0, description="Stop cleanly once this run has cost this much (USD).")
     retry_failed: bool = Field(False, description="Call the LM again for rows recorded as failed.")
-    allow_partial: bool = Field(
-        False, description="The full model (recsys.train): edit the graph even when some candidate pairs lack "
-        "an ok verdict from both views (failed or skipped calls); by default it refuses and says how many."
-    )
     progress: bool = Field(True, description="Show a progress bar.")
     batch_api: bool = Field(
         False, description="Send each judge stage's LM calls as OpenAI-compatible batches (/v1/files + "
@@ -125,7 +121,8 @@ LISTWISE_LIMIT = 16
 
 
 class VerdictModeConfig(BaseModel):
-    """How the judge's calls are cut: one call per pair and view, or one per user and view."""
+    """How the judge's calls are cut (one call per pair and view, or one per user and view), and which
+    pairs it leaves alone."""
 
     verdict_mode: VerdictMode = Field(
         "pairwise", description="pairwise: one call per candidate pair and view (prompts/dual_judge.json); "
@@ -136,8 +133,26 @@ class VerdictModeConfig(BaseModel):
         8, gt=0, le=LISTWISE_LIMIT, description="Listwise: most candidates per call; a user with more is "
         "judged in chunks of this size."
     )
+    exclude_flagged_text: bool = Field(
+        False, description="Do not judge a pair whose candidate item text or user profile looks like instructions "
+        "to the model (judge.injection), and leave flagged items out of users' top-item lists; the count is printed."
+    )
 
 
 def verdict_program_name(mode: VerdictMode) -> str:
     """The saved program under prompts/ that judges in this mode."""
     return {"pairwise": "dual_judge", "listwise": "listwise_judge"}[mode]
+
+
+class LLMHDConfig(BaseModel):
+    """LLMHD's scoring thresholds and update rounds. The seed paper's text gives no values; these are
+    ours: a 1-10 score of at least ``llmhd_keep_score`` keeps the positive as hard."""
+
+    llmhd_keep_score: int = Field(6, ge=1, le=10, description="LLMHD: a candidate scored at least this is hard (kept); "
+                                  "below it, noise (removed from training).")
+    llmhd_like_score: int = Field(8, ge=1, le=10, description="LLMHD: scores at least this are the likes a "
+                                  "preference update adds.")
+    llmhd_dislike_score: int = Field(3, ge=1, le=10, description="LLMHD: scores at most this are the dislikes a "
+                                     "preference update drops.")
+    llmhd_rounds: int = Field(1, ge=0, description="LLMHD: preference update rounds; each updates the users with a "
+                              "like or dislike and re-scores their candidates.")

@@ -20,9 +20,9 @@ from judge.prompts import LoadedProgram, register_prompt
 from judge.records import Heartbeat, done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
-from recsys.candidates import candidate_top_items
-from recsys.store import Store
-from recsys.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
+from recsys.denoising.candidates import candidate_top_items
+from recsys.data.store import Store
+from recsys.data.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 
@@ -51,10 +51,6 @@ class VerdictJobConfig(VerdictModeConfig):
         "grouped", description="grouped runs a user's pairs back to back after one shared prefix; shuffled is random."
     )
     max_pairs: int | None = Field(None, gt=0, description="Judge only the first N candidate pairs.")
-    exclude_flagged_text: bool = Field(
-        False, description="Do not judge a pair whose candidate item text or user profile looks like instructions "
-        "to the model (judge.injection), and leave flagged items out of users' top-item lists; the count is printed."
-    )
 
 
 def user_profile_text(profile: UserProfile) -> str:
@@ -199,7 +195,7 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
                  only: Collection[tuple[int, int]] | None = None, profile_lm: str | None = None) -> RunStats:
     """Both views on every candidate pair (or on the ``only`` pairs); pairs whose user has no profile
     yet are reported, not judged. Label probabilities are stored where the LM returned logprobs.
-    The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.texts.IMPORTED``
+    The user view reads the profiles of ``profile_lm`` (default: this LM's; ``recsys.data.texts.IMPORTED``
     for the dataset's own).
 
     ``job.verdict_mode`` listwise judges all of a user's pending pairs in one call per view (chunks of

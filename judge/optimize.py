@@ -5,7 +5,7 @@ The optimizer compiles the dual-perspective judge (both views' instructions and 
 hard/noise decision. Its own LM calls are capped by ``--max-lm-calls``. The compiled program is
 saved under prompts/ as a new file; it replaces the active one only with ``--promote``, and never
 when it scores worse on dev than the program it started from. Both programs are then measured on
-the labeled test part by :mod:`evals.judge`, and the before/after scores are printed and recorded.
+the labeled test part by :mod:`judge.evaluation`, and the before/after scores are printed and recorded.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from evals.judge import (
+from judge.evaluation import (
     JudgeContext,
     JudgeEvalConfig,
     JudgeReport,
@@ -34,12 +34,12 @@ from evals.judge import (
     start_lm,
     write_report,
 )
-from evals.labels import judge_examples, listwise_examples
+from judge.labels import judge_examples, listwise_examples
 from judge.config import verdict_program_name
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
 from recsys.cli import run_cli
-from recsys.datasets import DataValidationError
-from recsys.store import StoreLockedError
+from recsys.data.datasets import DataValidationError
+from recsys.data.store import StoreLockedError
 
 Optimizer = Literal["LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "MIPROv2", "GEPA"]
 
@@ -248,7 +248,8 @@ class OptimizeCli(BaseSettings, OptimizeConfig):
     """Optimize the judge's prompts with a DSPy optimizer against the labeled hard/noise set."""
 
     model_config = SettingsConfigDict(cli_prog_name="python -m judge.optimize", cli_kebab_case=True,
-                                      cli_implicit_flags=True, cli_avoid_json=True)
+                                      cli_implicit_flags=True, cli_avoid_json=True,
+                                      cli_hide_none_type=True)
 
     def cli_cmd(self) -> None:
         console = Console(stderr=True)

@@ -1,7 +1,7 @@
 """The judge's quality on a labeled hard/noise set, from stored verdicts: the metrics `python -m evals.judge`
 reports and the judge gate of the full model reads (:func:`stored_judge_accuracy`).
 
-A labeled set (built by :mod:`evals.labels`) is a candidate set whose pairs carry a gold hard/noise
+A labeled set (:mod:`judge.labels`, built by `python -m evals.labels`) is a candidate set whose pairs carry a gold hard/noise
 label; its verdicts are stored like any other, keyed by LM and prompt hash.
 """
 
@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
 from judge.programs import HardRule, is_hard
-from recsys.store import Store
+from recsys.data.store import Store
 
 
 def verdict_frame(store: Store, label_set: str, lm: str, prompt_hash: str, parts: tuple[str, ...]) -> pd.DataFrame:

@@ -1,249 +1,125 @@
-"""`python -m recsys.train`: the full LLMHNI model end to end, or a backbone or floor alone.
+"""`python -m recsys.train [method] [options]`: train and evaluate one method on a noisy split.
 
-With no arguments it runs every stage of :mod:`recsys.pipeline` on ml-100k with 10% realistic noise
-and the embedded LM, reusing whatever the store already holds. Every option is a field of
-:class:`TrainConfig`; `--help` lists them with their defaults, and each can also come from an
-environment variable ``RECSYS_<FIELD>``.
+With no method it runs the full LLMHNI model (every stage of :mod:`recsys.stages`) on ml-100k with
+10% realistic noise and the embedded LM, reusing whatever the store already holds. Each method
+(:mod:`recsys.methods`) has its own options: `python -m recsys.train dns --help` lists only DNS's,
+with their defaults; each can also come from an environment variable ``RECSYS_<FIELD>``. The older
+spelling `--model dns` (and `--model lightgcn --edit-graph` for bpr_edited) still works.
 """
 
 from __future__ import annotations
 
+import difflib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from judge.config import PROMPTS_DIR, HardRule, LMConfig, RunnerConfig, VerdictModeConfig
+from judge.config import LLMHDConfig, LMConfig, RunnerConfig, VerdictModeConfig
 from judge.embeddings import EncoderConfig
-from recsys.baselines import PopularityRanking, RandomRanking
-from recsys.candidates import CandidateConfig
-from recsys.cli import run_cli
-from recsys.datasets import DataValidationError
-from recsys.hnlmrec import HNLMRecConfig
-from recsys.llmhd import LLMHDConfig
-from recsys.llmhni import LLMHNIConfig
-from recsys.objectives import BaselineConfig
+from recsys.cli import EXIT_USAGE, run_cli
+from recsys.data.datasets import DataValidationError
+from recsys.data.split import DataConfig
+from recsys.data.store import StoreLockedError, discard_if_empty
+from recsys.denoising.semantic import AlignmentConfig
+from recsys.methods.dns import DNSConfig
+from recsys.methods.hnlmrec import HNLMRecConfig
+from recsys.methods.llmhni import LLMHNIConfig
+from recsys.methods.rce import RCEConfig
+from recsys.methods.rlmrec_con import RLMRecConConfig
+from recsys.methods.sgl import SGLConfig
+from recsys.methods.simgcl import SimGCLConfig
+from recsys.methods.tce import TCEConfig
 from recsys.pipeline import (
+    METHODS,
+    NON_RESULT_FIELDS,
     BudgetExhausted,
     PipelineReport,
     confusion_table,
-    run_baseline,
-    run_edited_backbone,
-    run_hnlmrec,
-    run_llmhd,
-    run_llmhni,
+    method_settings,
+    metrics_table,
+    recorded_as,
+    run_method,
     stage_table,
 )
-from recsys.runs import record_training
-from recsys.semantic import AlignmentConfig
-from recsys.split import DataConfig, load_split, make_split, split_summary
-from recsys.store import DEFAULT_STORE_PATH, Store, StoreLockedError, discard_if_empty
-from recsys.trainer import OptimConfig, TrainResult, evaluate_fixed, train_bpr
+from recsys.stages.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
+from recsys.training.trainer import OptimConfig, TrainResult
 
+__all__ = ["MODELS", "NON_RESULT_FIELDS", "TrainConfig", "cli", "main", "run", "run_with_report"]
+
+DEFAULT_METHOD = "llmhni"
+MODELS = tuple(METHODS)
 BASELINES = ("dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con")
 LLM_BASELINES = ("llmhd", "hnlmrec")
-MODELS = ("llmhni", "lightgcn", "ngcf", *BASELINES, *LLM_BASELINES, "popularity", "random")
 
 
-class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, BaselineConfig, AlignmentConfig, CandidateConfig, EncoderConfig, LMConfig,
-                  RunnerConfig, VerdictModeConfig, OptimConfig, DataConfig):
-    """Train and evaluate a recommender on a noisy split (default: the full LLMHNI model on ml-100k
-    with 10% realistic noise and the embedded LM).
+class TrainConfig(BaseSettings, LLMHNIConfig, LLMHDConfig, HNLMRecConfig, DNSConfig, TCEConfig, RCEConfig, SGLConfig,
+                  SimGCLConfig, RLMRecConConfig, AlignmentConfig, JudgeOptions, ProfileOptions, CandidateOptions,
+                  BackboneOptions, RunOptions, EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig, OptimConfig,
+                  DataConfig):
+    """Every method's options in one object, for scripts that sweep methods (:mod:`evals.bench`):
+    ``run(TrainConfig(model="dns", ...))`` runs the method named by ``model`` on its own fields, as
+    `python -m recsys.train dns ...` would (same recorded config and hash). Not a command line."""
 
-    llmhni runs every stage (profiles, embeddings, alignment, pretrain + candidates, verdicts, graph
-    edit, training), reusing what the store holds. The --no-* switches give the ablations, and
-    --judge oracle gives the analysis upper bound. lightgcn/ngcf train a backbone alone with BPR;
-    dns, tce, rce, sgl, simgcl and rlmrec_con are baselines on --backbone, and llmhd and hnlmrec
-    the LLM baselines (their LM work is stored and resumed like the judge's); popularity/random are
-    untrained floors. Every run is recorded in the DuckDB store.
-    """
+    model_config = SettingsConfigDict(env_prefix="RECSYS_")
 
-    model_config = SettingsConfigDict(
-        cli_prog_name="python -m recsys.train",
-        cli_kebab_case=True,
-        cli_implicit_flags=True,
-        cli_avoid_json=True,
-        env_prefix="RECSYS_",
-    )
-
-    model: Literal[MODELS] = Field(
-        "llmhni", description="llmhni: the full pipeline; lightgcn/ngcf: a backbone alone with BPR; "
-        "dns: dynamic hard negatives; tce/rce: ADT's truncated/reweighted loss; sgl/simgcl: graph "
-        "contrastive learning; rlmrec_con: alignment to LLM profile embeddings; llmhd: an LLM scorer of "
-        "variance-pruned positives over T-CE; hnlmrec: LLM-generated negatives mapped to real items; "
-        "popularity/random: floors."
-    )
-    backbone: Literal["lightgcn", "ngcf"] = Field(
-        "lightgcn", description="The graph encoder of the full model and of the baselines.")
-    train_seed: int | None = Field(
-        None, description="Seed of initialisation and sampling (default: --seed). Vary it to repeat training "
-        "on one split, reusing its profiles, candidates and verdicts."
-    )
-    judge: Literal["llm", "oracle", "simulated"] = Field(
-        "llm", description="llm: verdicts from --lm. oracle: the injected-noise flags (an analysis upper "
-        "bound that reads ground truth; never a real result). simulated: a judge of known accuracy "
-        "(--judge-accuracy, or --judge-tpr/--judge-tnr) drawn from the same flags (analysis only)."
-    )
-    judge_accuracy: float | None = Field(
-        None, ge=0, le=1, description="--judge simulated: the chance of a right decision on each candidate "
-        "positive (both rates below; 1 is the oracle)."
-    )
-    judge_tpr: float | None = Field(
-        None, ge=0, le=1, description="--judge simulated: chance an injected positive is judged noise "
-        "(noise caught; default --judge-accuracy)."
-    )
-    judge_tnr: float | None = Field(
-        None, ge=0, le=1, description="--judge simulated: chance a clean positive is judged hard "
-        "(clean kept; default --judge-accuracy)."
-    )
-    judge_seed: int | None = Field(None, description="Seed of the simulated judge's draws (default: the training seed).")
-    judge_rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
-    max_users: int | None = Field(
-        100, gt=0, description="Users profiled by the LLM (the first N by id; unset for all). With the LLM "
-        "judge, every user with a judged pair is profiled too. One profile call per user."
-    )
-    judge_users: int | None = Field(
-        None, gt=0, description="Users whose pairs are candidates (the first N by id; unset for all)."
-    )
-    candidate_budget: int | None = Field(
-        300, gt=0, description="Pairs judged over all users, the most suspicious first (see the candidates "
-        "options; --candidate-share takes precedence; None for --low-positives per user). About 2 verdict calls each."
-    )
-    gate_break_even: float = Field(
-        0.8, ge=0, le=1, description="The judge gate: below this balanced accuracy on the dataset's labeled "
-        "pairs the judge does not edit the graph (G' = G). 0.8 was measured on ml-100k with 20% random noise "
-        "(evals/judge_value.md)."
-    )
-    force_edit: bool = Field(False, description="Edit the graph with the judge's decisions even below the gate.")
-    edit_graph: bool = Field(
-        False, description="lightgcn/ngcf: train BPR on the judge-edited graph G' (--judge, the candidates "
-        "options and the gate as for llmhni) instead of G."
-    )
-    max_items: int | None = Field(
-        150, gt=0, description="Items profiled by the LLM (the most popular N); the rest use their own text."
-    )
-    profiles: Literal["llm", "imported"] = Field(
-        "llm", description="llm: profiles written by --lm. imported: the profiles a pre-split dataset shipped with "
-        "(RLMRec's usr_prf.pkl / itm_prf.pkl), with no LM call; the judge's user view reads them too.")
-    max_history: int = Field(15, gt=0, description="Training items shown per user profile (most recent first).")
-    max_takers: int = Field(3, ge=0, description="User profiles shown per item profile.")
-    low_positives: int = Field(2, ge=0, description="Lowest-scored training positives per judged user.")
-    high_negatives: int = Field(1, ge=0, description="Highest-scored non-interacted items per judged user.")
-    prompts_dir: Path = Field(PROMPTS_DIR, description="Folder of the saved DSPy programs.")
-    store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file (created if missing).")
-    progress: bool = Field(True, description="Show progress bars.")
-    store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
-
-    @model_validator(mode="after")
-    def _simulated_judge_has_rates(self) -> "TrainConfig":
-        if self.judge == "simulated":
-            self.judge_rates()
-        return self
-
-    def judge_rates(self) -> tuple[float, float]:
-        """(tpr, tnr) of the simulated judge: noise caught, clean kept."""
-        if self.judge == "oracle":
-            return 1.0, 1.0
-        tpr = self.judge_tpr if self.judge_tpr is not None else self.judge_accuracy
-        tnr = self.judge_tnr if self.judge_tnr is not None else self.judge_accuracy
-        if tpr is None or tnr is None:
-            raise ValueError("--judge simulated needs --judge-accuracy (or both --judge-tpr and --judge-tnr)")
-        return tpr, tnr
+    model: Literal[MODELS] = Field(DEFAULT_METHOD, description="The method to run (see recsys.methods).")
+    edit_graph: bool = Field(False, description="Older spelling: lightgcn/ngcf with this run bpr_edited.")
 
     @property
-    def simulated_seed(self) -> int:
-        return self.judge_seed if self.judge_seed is not None else self.training_seed
+    def method(self) -> str:
+        if self.edit_graph and self.model in ("lightgcn", "ngcf"):
+            return "bpr_edited"
+        return self.model
 
-    @property
-    def training_seed(self) -> int:
-        """Seed of initialisation and sampling: --train-seed, else the split's --seed."""
-        return self.train_seed if self.train_seed is not None else self.seed
+    def for_method(self) -> BaseSettings:
+        values = self.model_dump()
+        if self.method == "bpr_edited" and self.model != "bpr_edited":
+            values["backbone"] = self.model
+        settings = method_settings(self.method)
+        return settings.model_validate({k: v for k, v in values.items() if k in settings.model_fields})
 
-    def optim_config(self) -> OptimConfig:
-        return OptimConfig.model_validate(self.model_dump(include=set(OptimConfig.model_fields)))
-
-    def cli_cmd(self) -> None:
-        sys.exit(main(self))
-
-
-# Fields that change how a run looks or how fast it goes, not what it computes.
-NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
-                     "retry_failed", "embedded_threads", "embedded_slots", "prompts_dir", "encoder_batch_size"}
+    def recorded_as(self) -> tuple[str, str]:
+        """(model, config hash) of this run's row in the store's ``runs`` table."""
+        return recorded_as(self.method, self.for_method())
 
 
-def run(config: TrainConfig, console: Console | None = None) -> tuple[str, TrainResult]:
+def run(config: BaseSettings, console: Console | None = None) -> tuple[str, TrainResult]:
     """Train and evaluate as configured; return the run id and its result."""
     run_id, result, _ = run_with_report(config, console)
     return run_id, result
 
 
-def run_with_report(config: TrainConfig, console: Console | None = None
+def method_of(config: BaseSettings) -> str:
+    if isinstance(config, TrainConfig):
+        return config.method
+    return config.method_name
+
+
+def run_with_report(config: BaseSettings, console: Console | None = None
                     ) -> tuple[str, TrainResult, PipelineReport | None]:
-    console = console or Console(stderr=True)
-    if config.model == "llmhni":
-        return run_llmhni(config, console, NON_RESULT_FIELDS)
-    if config.model in BASELINES:
-        return run_baseline(config, console, NON_RESULT_FIELDS)
-    if config.model == "llmhd":
-        return run_llmhd(config, console, NON_RESULT_FIELDS)
-    if config.model == "hnlmrec":
-        return run_hnlmrec(config, console, NON_RESULT_FIELDS)
-    if config.edit_graph and config.model in ("lightgcn", "ngcf"):
-        return run_edited_backbone(config, console, NON_RESULT_FIELDS)
-    store = Store(config.store)
-    with console.status("Preparing the dataset and split...", spinner="dots"):
-        split_id = make_split(store, config.data_config(), report=lambda message: console.print(
-            f"[yellow]data:[/] {escape(message)}", soft_wrap=True))
-    summary = split_summary(store, split_id)
-    dropped = ("given split, no user dropped" if "|given" in split_id else
-               f"{summary['n_users_dropped']} dropped (< {config.min_user_interactions} positives)")
-    console.print(
-        f"[bold]{escape(split_id)}[/]: {summary['n_users_kept']} users kept, {dropped}; train "
-        f"{summary['n_train_clean']} clean + {summary['n_train_noise']} injected, valid {summary['n_valid']}, "
-        f"test {summary['n_test']}."
-    )
-    data = load_split(store, split_id)
-    seed = config.training_seed
-
-    def train(on_epoch) -> TrainResult:
-        if config.model in ("popularity", "random"):
-            score = (PopularityRanking(data.train, data.num_items) if config.model == "popularity"
-                     else RandomRanking(data.num_items, seed))
-            valid, test = evaluate_fixed(data, score, config.ks, config.eval_batch_size)
-            return TrainResult(0, valid, test, 0)
-        return train_bpr(data, config.model, config.optim_config(), seed, on_epoch, config.progress)
-
-    run_id, result = record_training(store, split_id, config.model, config, train,
-                                     hash_exclude=NON_RESULT_FIELDS, flush_seconds=config.store_flush_seconds)
-    return run_id, result, None
+    """``config``: a method's settings (from :func:`parse`) or a :class:`TrainConfig`."""
+    if isinstance(config, TrainConfig):
+        return run_method(config.method, config.for_method(), console)
+    return run_method(config.method_name, config, console)
 
 
-def metrics_table(title: str, result: TrainResult) -> Table:
-    table = Table(title=title)
-    table.add_column("split")
-    names = list(result.test)
-    for name in names:
-        table.add_column(name, justify="right")
-    table.add_row("valid", *(f"{result.valid.get(name, float('nan')):.4f}" for name in names))
-    table.add_row("test", *(f"{result.test[name]:.4f}" for name in names))
-    return table
-
-
-def main(config: TrainConfig) -> int:
+def main(config: BaseSettings) -> int:
     console = Console(stderr=True)
     new_store = not Path(config.store).exists()
+    name = method_of(config)
     try:
         run_id, result, report = run_with_report(config, console)
     except (DataValidationError, StoreLockedError, BudgetExhausted) as error:
         console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
         if new_store and isinstance(error, DataValidationError):
             discard_if_empty(config.store)  # a failed first command leaves no store file behind
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: the run is marked 'interrupted' in the store; "
                       "every stage's stored work is kept, so a re-run resumes.")
@@ -253,9 +129,10 @@ def main(config: TrainConfig) -> int:
         if "judge" in report.notes:
             console.print(f"[yellow]{report.notes['judge']}[/]")
         if report.confusion is not None:
-            out.print(confusion_table(report.confusion, config.judge))
-        out.print(stage_table(report))
-    title = f"{config.model} on {config.dataset}, {config.noise_ratio:.0%} {config.noise_kind} noise"
+            out.print(confusion_table(report.confusion, getattr(config, "judge", name)))
+        if report.stage_seconds:
+            out.print(stage_table(report))
+    title = f"{name} on {config.dataset}, {config.noise_ratio:.0%} {config.noise_kind} noise"
     if result.epochs_run:
         title += f": best valid epoch {result.best_epoch} of {result.epochs_run}"
     out.print(metrics_table(title, result))
@@ -264,5 +141,55 @@ def main(config: TrainConfig) -> int:
     return 0
 
 
+def command_line(name: str, listing: bool = False) -> type[BaseSettings]:
+    """The CLI class of method ``name``: its settings, run by pydantic-settings' ``cli_cmd``.
+    ``listing`` (no method named) adds the list of methods to --help."""
+    settings = method_settings(name)
+    doc = settings.__doc__
+    if listing:
+        doc = ("Train and evaluate a recommender on a noisy split. Methods (python -m recsys.train METHOD --help "
+               "shows each one's options):\n\n" + "\n".join(f"  {m.name}: {m.summary}" for m in sorted(
+                   METHODS.values(), key=lambda m: m.name != name))
+               + f"\n\nWith no method: {name}. Its options follow.\n\n" + doc)
+    prog = "python -m recsys.train" + ("" if listing else f" {name}")
+    return type(settings.__name__, (settings,), {
+        "__doc__": doc, "__module__": __name__,
+        "model_config": SettingsConfigDict(**(settings.model_config | {"cli_prog_name": prog})),
+        "cli_cmd": lambda self: sys.exit(main(self)),
+    })
+
+
+def parse_args(argv: Sequence[str]) -> tuple[type[BaseSettings], list[str]]:
+    """The method named first (or by the older `--model X`, `--edit-graph`), and the remaining options."""
+    args = list(argv)
+    if args and args[0] in METHODS:
+        return command_line(args.pop(0)), args
+    name, listing = DEFAULT_METHOD, True
+    for position, arg in enumerate(args):
+        if arg == "--model" and position + 1 < len(args):
+            name, listing = args[position + 1], False
+            del args[position:position + 2]
+            break
+        if arg.startswith("--model="):
+            name, listing = arg.split("=", 1)[1], False
+            del args[position]
+            break
+    if "--edit-graph" in args and name in ("lightgcn", "ngcf"):
+        args.remove("--edit-graph")
+        name, args = "bpr_edited", [*args, "--backbone", name]
+    if name not in METHODS:
+        close = difflib.get_close_matches(name, METHODS, n=1)
+        Console(stderr=True).print(f"[red]error:[/] --model: {name!r} is not one of {', '.join(METHODS)}"
+                                   + (f"; did you mean {close[0]!r}?" if close else ""), soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    return command_line(name, listing), args
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """`python -m recsys.train` with ``argv`` (default: the process's): parse, run, exit."""
+    settings, remaining = parse_args(sys.argv[1:] if argv is None else argv)
+    run_cli(settings, remaining)
+
+
 if __name__ == "__main__":
-    run_cli(TrainConfig)
+    cli()

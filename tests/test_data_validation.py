@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.datasets import DataValidationError, ReadOptions, load_user_files
-from recsys.ingest import ensure_dataset
-from recsys.split import DataConfig, DataWarning, make_split
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError, ReadOptions, load_user_files
+from recsys.data.ingest import ensure_dataset
+from recsys.data.split import DataConfig, DataWarning, make_split
+from recsys.data.store import Store
 from tests.conftest import synthetic_ratings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -548,11 +548,10 @@ def test_cli_split_step_failure_exits_2_with_no_store_file(tmp_path):
 
 def run_train_cli(args: list[str], capsys) -> tuple[int, str]:
     """The `python -m recsys.train` entry point in this process (each subprocess costs seconds of imports)."""
-    from recsys.cli import run_cli
-    from recsys.train import TrainConfig
+    from recsys.train import cli
 
     with pytest.raises(SystemExit) as info:
-        run_cli(TrainConfig, args)
+        cli(args)
     return info.value.code, capsys.readouterr().err
 
 

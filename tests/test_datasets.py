@@ -1,4 +1,4 @@
-"""Tests for recsys.datasets: validation of the user's files, ingest into the store, MovieLens."""
+"""Tests for recsys.data.datasets: validation of the user's files, ingest into the store, MovieLens."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.datasets import DataValidationError, load_movielens, load_user_files
-from recsys.ingest import ensure_dataset, ingest
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError, load_movielens, load_user_files
+from recsys.data.ingest import ensure_dataset, ingest
+from recsys.data.store import Store
 
 RATINGS = pd.DataFrame(
     {

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from recsys.candidates import (
+from recsys.denoising.candidates import (
     CandidateConfig,
     ScoreSnapshots,
     candidate_set_id,
     select_candidates,
     write_candidates,
 )
-from recsys.denoise import (
+from recsys.denoising.decisions import (
     augmented_graph,
     confusion_metrics,
     hard_noise_confusion,
@@ -23,7 +23,7 @@ from recsys.denoise import (
     pair_uniforms,
     simulated_decisions,
 )
-from recsys.split import DataConfig, load_split, make_split
+from recsys.data.split import DataConfig, load_split, make_split
 
 LM, PROMPT = "test-lm", "prompt-1"
 

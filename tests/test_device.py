@@ -12,19 +12,20 @@ import pydantic
 import pytest
 import torch
 
-from recsys.device import iter_tensors, map_tensors, move_to_device, resolve_device, tensor_devices
-from recsys.evaluate import FullRankingEvaluator
-from recsys.hnlmrec import FixedHardNegativeSampler
-from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
-from recsys.objectives import METHODS, BaselineConfig, build_objective
-from recsys.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
-from recsys.semantic import AlignmentConfig, SemanticIndex, faiss_gpu_available, train_projector
-from recsys.trainer import BPRObjective, OptimConfig, build_model, fit
+from recsys.denoising.semantic import AlignmentConfig, SemanticIndex, faiss_gpu_available, train_projector
+from recsys.methods import BASELINE_OBJECTIVES as METHODS
+from recsys.methods import BaselineOptions, build_objective
+from recsys.methods.hnlmrec import FixedHardNegativeSampler
+from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
+from recsys.training.device import iter_tensors, map_tensors, move_to_device, resolve_device, tensor_devices
+from recsys.training.evaluate import FullRankingEvaluator
+from recsys.training.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
+from recsys.training.trainer import BPRObjective, OptimConfig, build_model, fit
 from tests.test_objectives import NUM_ITEMS, NUM_USERS, OPTIM, one_thread, text_embeddings, tiny_split  # noqa: F401
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-BASELINE = BaselineConfig(tce_num_gradual=20, sgl_weight=0.1, simgcl_weight=0.1, rlmrec_weight=0.1)
+BASELINE = BaselineOptions(tce_num_gradual=20, sgl_weight=0.1, simgcl_weight=0.1, rlmrec_weight=0.1)
 
 
 def llmhni_objective(data, **overrides) -> LLMHNIObjective:
@@ -42,7 +43,7 @@ def llmhni_objective(data, **overrides) -> LLMHNIObjective:
 def hnlmrec_objective(data) -> BPRObjective:
     hard = torch.full((NUM_USERS, 3), -1, dtype=torch.long)
     hard[: NUM_USERS // 2] = torch.randint(NUM_ITEMS, (NUM_USERS // 2, 3), generator=torch.Generator().manual_seed(2))
-    from recsys.graph import normalized_adjacency
+    from recsys.models.graph import normalized_adjacency
 
     uniform = UniformNegativeSampler(data.train, NUM_ITEMS)
     return BPRObjective(data.train, normalized_adjacency(data.train, NUM_USERS, NUM_ITEMS),
@@ -85,8 +86,8 @@ def test_auto_is_cuda_only_where_torch_sees_a_gpu(monkeypatch):
 
 
 def test_cpu_runs_keep_their_config_hash(tmp_path):
-    from recsys.runs import config_hash
     from recsys.train import NON_RESULT_FIELDS, TrainConfig
+    from recsys.training.runs import config_hash
 
     config = TrainConfig(store=tmp_path / "s.duckdb", model="lightgcn", device="cpu")
     assert config_hash(config, NON_RESULT_FIELDS) == config_hash(config, NON_RESULT_FIELDS | {"device"})
@@ -94,11 +95,10 @@ def test_cpu_runs_keep_their_config_hash(tmp_path):
 
 @pytest.mark.skipif(CUDA, reason="checks the error shown where there is no GPU")
 def test_cuda_without_a_gpu_is_a_one_line_option_error(tmp_path, capsys):
-    from recsys.cli import run_cli
-    from recsys.train import TrainConfig
+    from recsys.train import cli
 
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(TrainConfig, ["--device", "cuda", "--store", str(tmp_path / "s.duckdb")])
+        cli(["--device", "cuda", "--store", str(tmp_path / "s.duckdb")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--device" in err and "no CUDA device" in err and "Traceback" not in err

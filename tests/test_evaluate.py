@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from recsys.baselines import PopularityRanking, RandomRanking
-from recsys.evaluate import FullRankingEvaluator
+from recsys.models.floors import PopularityRanking, RandomRanking
+from recsys.training.evaluate import FullRankingEvaluator
 
 # 3 users x 5 items. User 2 has no held-out items and is not evaluated.
 SCORES = torch.tensor([

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from evals import judge as judge_eval
-from evals.judge import classification_scores, judge_decisions
-from evals.labels import LabelSetConfig, apply_audits, build_label_set, judge_examples
+from judge import evaluation as judge_eval
+from judge.evaluation import classification_scores, judge_decisions
+from judge.labels import LabelSetConfig, apply_audits, build_label_set, judge_examples
 from judge import optimize as judge_optimize
 from judge.calibration import hard_probability, label_probabilities, tune_threshold
 from judge.optimize import CallBudget, LMBudgetExhausted, OptimizeConfig, call_budget, hard_noise_metric, optimize
 from judge.prompts import init_prompts, load_program
-from recsys.datasets import DataValidationError
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError
+from recsys.data.store import Store
 from tests.conftest import query
 
 

@@ -245,7 +245,7 @@ def test_the_mode_and_the_program_must_match(setup):
     from judge.jobs import VerdictJobConfig, run_verdicts
 
     store, _, fake = setup
-    from recsys.store import Store
+    from recsys.data.store import Store
 
     with pytest.raises(ValueError, match="listwise_judge program"):
         run_verdicts(Store(store), "x", load_program("dual_judge"), "h", None, None,
@@ -285,8 +285,8 @@ LIST_HIGH = {"judged": {"verdicts": [{"candidate": 1, "label": "High"}]}}
 
 @pytest.fixture(scope="module")
 def label_store(tmp_path_factory):
-    from evals.labels import LabelSetConfig, build_label_set
-    from recsys.store import Store
+    from judge.labels import LabelSetConfig, build_label_set
+    from recsys.data.store import Store
     from tests.conftest import synthetic_ratings
 
     folder = tmp_path_factory.mktemp("listwise_labels")
@@ -299,7 +299,7 @@ def label_store(tmp_path_factory):
 
 @pytest.fixture
 def always_high(monkeypatch):
-    from evals import judge as judge_eval
+    from judge import evaluation as judge_eval
     from judge import optimize as judge_optimize
 
     # One candidate a call (--listwise-max-candidates 1), so one scripted list answer fits every call.
@@ -315,7 +315,7 @@ def always_high(monkeypatch):
 def test_evals_judge_measures_listwise_beside_pairwise_and_their_agreement(label_store, tmp_path, always_high):
     from rich.console import Console
 
-    from evals.judge import JudgeEvalConfig, evaluate_program, markdown_report, prepare
+    from judge.evaluation import JudgeEvalConfig, evaluate_program, markdown_report, prepare
     from judge.prompts import init_prompts
 
     ratings, path = label_store

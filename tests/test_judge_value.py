@@ -6,7 +6,7 @@ import pytest
 
 from evals.judge_value import JudgeValueConfig, cell_config, crossing, main, real_judges
 from judge.quality import stored_judge_accuracy
-from recsys.store import Store
+from recsys.data.store import Store
 from tests.conftest import query, synthetic_ratings
 
 
@@ -42,7 +42,7 @@ def test_the_grid_trains_each_cell_once_and_writes_its_report(tmp_path, ratings)
     assert main(config) == 0
     runs = query(config.store, "SELECT model, count(*) FROM runs WHERE status = 'finished' GROUP BY model ORDER BY model")
     # clean + noisy + 2 accuracies of BPR on G', plus the candidates' pretraining backbone
-    assert runs == [("lightgcn", 5)]
+    assert runs == [("bpr_edited", 2), ("lightgcn", 3)]  # the edited cells are bpr_edited runs
     text = config.out.read_text()
     assert "## Reading" in text and "BPR on G' (LightGCN)" in text and "No LM judge evaluation" in text
     assert "cells are missing" not in text and config.out.with_suffix(".png").exists()
@@ -60,7 +60,7 @@ def test_break_even_is_where_the_curve_crosses_the_reference():
 
 def labeled_set_with_verdicts(store: Store, ratings, perfect: bool) -> str:
     """A labeled set (the evals builder) whose test part both views judge: perfectly, or all High."""
-    from evals.labels import LabelSetConfig, build_label_set
+    from judge.labels import LabelSetConfig, build_label_set
 
     built = build_label_set(store, LabelSetConfig(dataset=str(ratings), noise_ratio=0.1, label_users=20,
                                                   epochs=3, batch_size=256), progress=False)

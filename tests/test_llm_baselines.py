@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from recsys.denoise import DECISION_COLUMNS
-from recsys.graph import edge_keys, normalized_adjacency
-from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items
-from recsys.llmhd import llmhd_decisions, llmhd_objective
-from recsys.objectives import BaselineConfig
-from recsys.sampling import MixedNegativeSampler, UniformNegativeSampler
-from recsys.trainer import BPRObjective, build_model, fit
+from recsys.denoising.decisions import DECISION_COLUMNS
+from recsys.methods import BaselineOptions
+from recsys.methods.hnlmrec import FixedHardNegativeSampler, map_to_items
+from recsys.methods.llmhd import llmhd_decisions, llmhd_objective
+from recsys.models.graph import edge_keys, normalized_adjacency
+from recsys.training.sampling import MixedNegativeSampler, UniformNegativeSampler
+from recsys.training.trainer import BPRObjective, build_model, fit
 from tests.test_objectives import NUM_ITEMS, NUM_USERS, OPTIM, one_thread, tiny_split  # noqa: F401
 
 
@@ -32,7 +32,7 @@ def hard_and_noise_pairs(data, count=6):
 def test_llmhd_removes_the_noise_and_never_truncates_a_hard_sample():
     data = tiny_split()
     scores = hard_and_noise_pairs(data)
-    config = BaselineConfig(tce_max_drop_rate=0.9, tce_num_gradual=1)  # drop 90% of every batch after one step
+    config = BaselineOptions(tce_max_drop_rate=0.9, tce_num_gradual=1)  # drop 90% of every batch after one step
     objective, counts = llmhd_objective(data, llmhd_decisions(scores, 6), config, OPTIM.reg)
     assert counts["edges_removed"] == 6 and counts["edges_protected"] == 6
     keys = edge_keys(objective.edges, NUM_ITEMS)
@@ -51,7 +51,7 @@ def test_llmhd_removes_the_noise_and_never_truncates_a_hard_sample():
 def test_llmhd_trains_with_a_finite_falling_loss():
     data = tiny_split()
     objective, _ = llmhd_objective(data, llmhd_decisions(hard_and_noise_pairs(data), 6),
-                                   BaselineConfig(tce_num_gradual=20), OPTIM.reg)
+                                   BaselineOptions(tce_num_gradual=20), OPTIM.reg)
     torch.manual_seed(0)
     model = build_model(data, "lightgcn", OPTIM)
     losses = []

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from recsys.graph import edit_graph, normalized_adjacency
-from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
+from recsys.models.graph import edit_graph, normalized_adjacency
+from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.models import LightGCN
-from recsys.sampling import PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
-from recsys.trainer import BPRObjective
+from recsys.training.sampling import PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
+from recsys.training.trainer import BPRObjective
 
 NUM_USERS, NUM_ITEMS = 12, 30
 

@@ -1,8 +1,8 @@
 import torch
 
-from recsys.graph import normalized_adjacency
+from recsys.models.graph import normalized_adjacency
 from recsys.models import NGCF, LightGCN, build_backbone
-from recsys.sampling import UniformNegativeSampler
+from recsys.training.sampling import UniformNegativeSampler
 
 
 def random_graph(num_users=7, num_items=11, num_edges=30, seed=0):

@@ -8,22 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsys.graph import normalized_adjacency
-from recsys.losses import info_nce
+from recsys.data.split import SplitData
+from recsys.methods import BASELINE_OBJECTIVES as METHODS
+from recsys.methods import BaselineOptions, build_objective
+from recsys.methods.dns import DNSNegativeSampler
+from recsys.methods.rce import RCEObjective
+from recsys.methods.rlmrec_con import RLMRecConObjective
+from recsys.methods.simgcl import perturbed_embeddings
+from recsys.methods.tce import TCEObjective
 from recsys.models import NGCF, LightGCN
-from recsys.objectives import (
-    METHODS,
-    BaselineConfig,
-    DNSNegativeSampler,
-    RCEObjective,
-    RLMRecConObjective,
-    TCEObjective,
-    build_objective,
-    perturbed_embeddings,
-)
-from recsys.sampling import UniformNegativeSampler
-from recsys.split import SplitData
-from recsys.trainer import BPRObjective, OptimConfig, build_model, fit, train_bpr
+from recsys.models.graph import normalized_adjacency
+from recsys.training.losses import info_nce
+from recsys.training.sampling import UniformNegativeSampler
+from recsys.training.trainer import BPRObjective, OptimConfig, build_model, fit, train_bpr
 
 NUM_USERS, NUM_ITEMS, TEXT_DIM = 30, 40, 12
 OPTIM = OptimConfig(embedding_dim=16, num_layers=2, epochs=8, batch_size=64, lr=0.01, patience=100, reg=1e-4)
@@ -91,7 +88,7 @@ def pair_scores(model, data, users, positives, negatives):
                          + [("dns", "ngcf"), ("tce", "ngcf"), ("rlmrec_con", "ngcf")])
 def test_each_method_trains_under_fit_with_a_finite_falling_loss(method, model_name):
     data = tiny_split()
-    config = BaselineConfig(tce_num_gradual=20, sgl_weight=0.1, simgcl_weight=0.1, rlmrec_weight=0.1)
+    config = BaselineOptions(tce_num_gradual=20, sgl_weight=0.1, simgcl_weight=0.1, rlmrec_weight=0.1)
     torch.manual_seed(0)
     model = build_model(data, model_name, OPTIM)
     objective = build_objective(method, data, config, OPTIM.reg, model, text_embeddings())
@@ -107,7 +104,7 @@ def test_bpr_is_exactly_the_plain_backbone_run():
     data = tiny_split()
     torch.manual_seed(3)
     model = build_model(data, "lightgcn", OPTIM)
-    objective = build_objective("bpr", data, BaselineConfig(), OPTIM.reg, model)
+    objective = build_objective("bpr", data, BaselineOptions(), OPTIM.reg, model)
     assert type(objective) is BPRObjective
     ours = fit(model, data, objective, OPTIM, seed=3, progress=False)
     assert ours.test == train_bpr(data, "lightgcn", OPTIM, seed=3, progress=False).test
@@ -116,9 +113,9 @@ def test_bpr_is_exactly_the_plain_backbone_run():
 def test_unknown_method_and_missing_text_are_refused():
     data = tiny_split()
     with pytest.raises(ValueError, match="unknown method"):
-        build_objective("lightgcn", data, BaselineConfig(), 0.0, lightgcn())
+        build_objective("lightgcn", data, BaselineOptions(), 0.0, lightgcn())
     with pytest.raises(ValueError, match="text_embeddings"):
-        build_objective("rlmrec_con", data, BaselineConfig(), 0.0, lightgcn())
+        build_objective("rlmrec_con", data, BaselineOptions(), 0.0, lightgcn())
 
 
 def test_dns_keeps_the_top_scored_candidate_and_never_an_observed_item():
@@ -202,7 +199,7 @@ def test_rce_weights_lie_in_0_1_and_fall_with_the_pair_score():
 
 def test_sgl_redraws_two_different_views_every_epoch():
     data = tiny_split()
-    objective = build_objective("sgl", data, BaselineConfig(sgl_drop_rate=0.2), 0.0, lightgcn())
+    objective = build_objective("sgl", data, BaselineOptions(sgl_drop_rate=0.2), 0.0, lightgcn())
     generator = torch.Generator().manual_seed(0)
     objective.start_epoch(None, generator)
     first = objective.view_edges
@@ -237,14 +234,14 @@ def test_simgcl_perturbs_lightgcn_only():
     with pytest.raises(ValueError, match="NGCF"):
         perturbed_embeddings(ngcf, adj, 0.1)
     with pytest.raises(ValueError, match="LightGCN"):
-        build_objective("simgcl", data, BaselineConfig(), 0.0, ngcf)
+        build_objective("simgcl", data, BaselineOptions(), 0.0, ngcf)
 
 
 def test_rlmrec_trains_its_attached_projector_and_skips_nodes_without_text():
     data = tiny_split()
     torch.manual_seed(0)
     model = build_model(data, "lightgcn", OPTIM)
-    objective = build_objective("rlmrec_con", data, BaselineConfig(rlmrec_weight=0.1), OPTIM.reg, model,
+    objective = build_objective("rlmrec_con", data, BaselineOptions(rlmrec_weight=0.1), OPTIM.reg, model,
                                 text_embeddings())
     assert model.rlmrec_projector is objective.projector
     assert {id(p) for p in objective.projector.parameters()} <= {id(p) for p in model.parameters()}

@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.datasets import DataValidationError, ReadOptions
-from recsys.ingest import ensure_dataset
-from recsys.presplit import load_presplit_folder
-from recsys.split import DataConfig, DataWarning, make_split
-from recsys.store import Store
+from recsys.data.datasets import DataValidationError, ReadOptions
+from recsys.data.ingest import ensure_dataset
+from recsys.data.presplit import load_presplit_folder
+from recsys.data.split import DataConfig, DataWarning, make_split
+from recsys.data.store import Store
 from tests.test_data_validation import FIX, STORE_TABLES, assert_store_empty, store_counts
 
-pytestmark = pytest.mark.filterwarnings("ignore::recsys.split.DataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::recsys.data.split.DataWarning")
 
 N_USERS, N_ITEMS = 16, 40
 PER_SPLIT = {"train": 6, "valid": 2, "test": 2}

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from recsys.graph import drop_edges, edit_graph
-from recsys.losses import info_nce
-from recsys.sampling import SemanticNegativeSampler
-from recsys.semantic import (
+from recsys.models.graph import drop_edges, edit_graph
+from recsys.training.losses import info_nce
+from recsys.training.sampling import SemanticNegativeSampler
+from recsys.denoising.semantic import (
     AlignmentConfig,
     SemanticIndex,
     cached_encode,

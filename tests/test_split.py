@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from recsys.datasets import DataValidationError
-from recsys.split import DataConfig, load_split, make_split, split_summary
+from recsys.data.datasets import DataValidationError
+from recsys.data.split import DataConfig, load_split, make_split, split_summary
 
 
 @pytest.fixture(scope="module")
 def ml100k_store(tmp_path_factory):
-    from recsys.store import Store
+    from recsys.data.store import Store
 
     return Store(tmp_path_factory.mktemp("ml") / "store.duckdb")
 
@@ -60,7 +60,7 @@ def test_random_noise_uses_unobserved_items(ml100k_store):
 
 
 def test_split_is_deterministic_and_reused(ml100k_store, tmp_path):
-    from recsys.store import Store
+    from recsys.data.store import Store
 
     config = DataConfig(noise_ratio=0.1, seed=7)
     first = _rows(ml100k_store, make_split(ml100k_store, config))
@@ -102,7 +102,7 @@ def test_too_much_realistic_noise_is_a_clear_error(store, ratings_csv):
 
 
 def test_label_reserve_holds_positives_out_of_every_split(store, ratings_csv):
-    from recsys.split import DataConfig, make_split
+    from recsys.data.split import DataConfig, make_split
     from tests.conftest import query
 
     plain = DataConfig(dataset=str(ratings_csv))

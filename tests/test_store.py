@@ -1,4 +1,4 @@
-"""Tests for recsys.store: schema, migrations, transactions, lock retries and Parquet export."""
+"""Tests for recsys.data.store: schema, migrations, transactions, lock retries and Parquet export."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from recsys.store import MIGRATIONS, Migration, Store, StoreLockedError
+from recsys.data.store import MIGRATIONS, Migration, Store, StoreLockedError
 
 EXPECTED_TABLES = {
     "datasets",
@@ -44,6 +44,8 @@ EXPECTED_TABLES = {
     # migration 7: datasets as users bring them
     "dataset_profiles",
     "dataset_embeddings",
+    # migration 9: OpenAI-compatible batches in flight
+    "judge_batches",
 }
 
 EXTRA_MIGRATION = Migration(
@@ -367,7 +369,7 @@ def test_export_parquet_writes_one_file_per_table(tmp_path):
 
 
 def test_migration_7_keeps_older_datasets_and_reads_them_as_one_to_five(tmp_path):
-    from recsys.ingest import stored_scale
+    from recsys.data.ingest import stored_scale
 
     path = tmp_path / "old.duckdb"
     old = Store(path, migrations=MIGRATIONS[:6])

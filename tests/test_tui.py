@@ -19,7 +19,7 @@ from pydantic_settings import CliApp
 from textual.widgets import Input
 
 from judge.programs import is_hard
-from recsys.store import Store
+from recsys.data.store import Store
 from tui.__main__ import TuiCLI
 from tui.app import AuditApp
 from tests.conftest import query

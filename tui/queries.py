@@ -1,6 +1,6 @@
 """Every DuckDB query of the audit app, and the typed rows they return.
 
-The functions take a :class:`~recsys.store.Store` and open a short-lived connection each (the
+The functions take a :class:`~recsys.data.store.Store` and open a short-lived connection each (the
 store retries lock conflicts with a bounded backoff), so they are meant to run in thread workers,
 never on the UI thread. Nothing here keeps a connection open: a trainer or judge run writing to the
 same file gets the lock back within milliseconds.
@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from judge.injection import describe, flagged
-from recsys.store import Store
-from recsys.texts import compose_item_text, item_texts
+from recsys.data.store import Store
+from recsys.data.texts import compose_item_text, item_texts
 
 Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]
@@ -52,7 +52,7 @@ TRUTH_JOINS = (
     "LEFT JOIN ratings r ON r.dataset_id = p.dataset_id AND r.user_idx = p.user_idx AND r.item_idx = p.item_idx "
     "LEFT JOIN datasets ds ON ds.dataset_id = p.dataset_id "
 )
-# The dataset's liked / disliked thresholds (recsys.scale); datasets stored before scales are 1-5.
+# The dataset's liked / disliked thresholds (recsys.data.scale); datasets stored before scales are 1-5.
 LIKED_SQL = "r.rating >= coalesce(CAST(json_extract(ds.scale, '$.like') AS DOUBLE), 4)"
 DISLIKED_SQL = "r.rating <= coalesce(CAST(json_extract(ds.scale, '$.dislike') AS DOUBLE), 2)"
 TRUTH_WHERE: dict[TruthFilter, str] = {
@@ -219,7 +219,7 @@ _FLAGGED_ITEMS: dict[tuple[str, str], set[int]] = {}
 
 
 def flagged_entities(con, split_id: str, users: set[int]) -> tuple[set[int], set[int]]:
-    """The split's items whose prompt text (:func:`recsys.texts.compose_item_text`) looks like
+    """The split's items whose prompt text (:func:`recsys.data.texts.compose_item_text`) looks like
     instructions, and those of ``users`` with a stored profile (LLM-written or the dataset's own) that
     does; computed on read (judge.injection), not stored."""
     database, = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()

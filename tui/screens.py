@@ -7,7 +7,7 @@ back as a message, so a store locked by a trainer delays a list, never the keybo
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,14 +20,12 @@ from tui.components.detail_view import DetailView
 from tui.components.filter_bar import FilterBar
 from tui.components.stats_view import StatsView
 from tui.components.verdict_table import VerdictTable
+from tui.host import AuditHost
 from tui.messages import DetailLoaded, FiltersChanged, RowsLoaded, StatsLoaded, StoreError
 from tui.queries import Filters, PairKey, VerdictRow, fetch_detail, fetch_rows, fetch_stats, store_has_verdicts
 
 NO_VERDICTS_YET = ("this store holds no judged pairs yet: run `python -m judge verdicts` "
                    "(or `python -m recsys.train`) first")
-
-if TYPE_CHECKING:
-    from tui.app import AuditApp
 
 # The audit keys, on both screens that show a pair.
 AUDIT_BINDINGS = [
@@ -42,7 +40,7 @@ AUDIT_BINDINGS = [
 class PairActions:
     """Audit, note and undo on the pair a screen points at; the app does the writing."""
 
-    app: AuditApp
+    app: AuditHost
 
     def current_row(self) -> VerdictRow | None:
         raise NotImplementedError

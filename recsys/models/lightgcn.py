@@ -9,7 +9,7 @@ from torch_geometric.nn.conv import LGConv
 from torch_geometric.nn.models import LightGCN as PyGLightGCN
 from torch_geometric.typing import Adj
 
-from recsys.graph import symmetric_spmm
+from recsys.models.graph import symmetric_spmm
 
 
 class SymmetricLGConv(LGConv):
@@ -27,7 +27,7 @@ class LightGCN(PyGLightGCN):
 
     The final embedding is the mean of the layer outputs,
     :math:`\mathbf{e} = \frac{1}{L+1}\sum_{l=0}^{L} \mathbf{e}^{(l)}`. The adjacency passed to
-    :meth:`user_item_embeddings` is already normalized (see :mod:`recsys.graph`), so the
+    :meth:`user_item_embeddings` is already normalized (see :mod:`recsys.models.graph`), so the
     convolutions skip their own per-call normalization and use its symmetry in the backward pass.
 
     Args:

@@ -9,7 +9,7 @@ from torch.nn import Embedding, Linear, ModuleList
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import Adj
 
-from recsys.graph import symmetric_spmm
+from recsys.models.graph import symmetric_spmm
 
 
 class NGCFConv(MessagePassing):

@@ -12,9 +12,16 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
-from recsys.graph import edge_keys
-from recsys.semantic import SemanticIndex
-from recsys.split import SplitData
+from judge.config import LMConfig, RunnerConfig
+from judge.embeddings import Encoder, EncoderConfig
+from recsys.data.split import DataConfig, SplitData
+from recsys.denoising.semantic import SemanticIndex, cached_encode, entity_texts
+from recsys.methods.base import Method, register
+from recsys.models.graph import edge_keys, normalized_adjacency
+from recsys.stages import Stages
+from recsys.stages.options import BackboneOptions, ProfileOptions, RunOptions
+from recsys.training.sampling import MixedNegativeSampler, UniformNegativeSampler
+from recsys.training.trainer import BPRObjective, OptimConfig, build_model
 
 
 class HNLMRecConfig(BaseModel):
@@ -77,3 +84,54 @@ class FixedHardNegativeSampler:
         # a user without negatives draws column 0, which is padding (-1)
         column = (torch.rand(users.shape, generator=generator, device=users.device) * self.counts[users]).long()
         return self.hard[users, column]
+
+
+def generated_negatives(stages, data: SplitData, program) -> torch.Tensor:
+    """[U, k] the real items nearest to each user's generated negative (-1 padded)."""
+    from judge.baseline_jobs import contrast_negative_texts, run_contrast_negatives
+    from judge.lm import lm_identity
+
+    config = stages.config
+    with stages.stage("generated negatives"):
+        stats = run_contrast_negatives(stages.store, data.split_id, program, config, config, config.max_users,
+                                       config.max_history, config.seed, lm_setup=stages.lm_setup)
+        stages.raise_if_stopped([stats], "generated negatives")
+        texts = contrast_negative_texts(stages.store, data.split_id, lm_identity(config), program.prompt_hash)
+        stages.note("generated negatives", f"{len(texts)} users with a description ({stats.n_ok} new ok, "
+                                         f"{stats.n_failed} failed, {stats.lm_calls} LM calls)")
+    with stages.stage("negative mapping"):
+        encoder = Encoder(config)
+        items_text = entity_texts(stages.store, data.split_id)[1]
+        users = sorted(texts)
+        item_vecs = cached_encode(stages.store, encoder, items_text)
+        description_vecs = cached_encode(stages.store, encoder, [texts[u] for u in users]) if users else []
+        hard = map_to_items(dict(zip(users, description_vecs)), item_vecs, data.train, data.num_users,
+                            config.hnlmrec_negatives)
+        stats = stages.report.metrics["negatives"] = negative_stats(hard, data)
+        stages.note("negative mapping", f"{encoder.identity} + FAISS: {stats['mapped_negatives']} negatives "
+                  f"({stats['distinct_items']} distinct items) for {stats['users_with_negatives']} users; "
+                  f"{stats['heldout_positive_share']:.1%} are held-out positives")
+        return hard
+
+
+def run(config, console) -> tuple:
+    """HNLMRec-style negatives: each user's generated negative, mapped to real items, mixed into BPR."""
+    stages = Stages(config, console)
+    data = stages.data()
+    program = stages.programs(("contrast_negative",))["contrast_negative"]
+    hard = generated_negatives(stages, data, program)
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
+    sampler = MixedNegativeSampler(UniformNegativeSampler(data.train, data.num_items),
+                                   FixedHardNegativeSampler(hard), config.hnlmrec_share)
+    objective = BPRObjective(data.train, normalized_adjacency(data.train, data.num_users, data.num_items), sampler,
+                             config.optim_config().reg)
+    run_id, result = stages.fit("hnlmrec", data, model, objective)
+    return run_id, result, stages.report
+
+
+METHOD = register(Method(
+    "hnlmrec", "LLM-generated negatives mapped to real items through FAISS, mixed into BPR's negatives.",
+    (HNLMRecConfig, ProfileOptions, BackboneOptions, RunOptions, EncoderConfig, LMConfig, RunnerConfig, OptimConfig,
+     DataConfig),
+    ("data", "generated negatives", "negative mapping", "train"), run, uses_lm=True))

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.datasets import (
+from recsys.data.datasets import (
     LOADER_BY_SUFFIX,
     DataValidationError,
     RawDataset,

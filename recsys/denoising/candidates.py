@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, Field
 
-from recsys.split import SplitData
-from recsys.store import Store
+from recsys.data.split import DataConfig, SplitData
+from recsys.data.store import Store
+from recsys.training.runs import config_hash, record_training
+from recsys.training.trainer import OptimConfig, TrainResult, train_bpr
 
 
 class CandidateConfig(BaseModel):
@@ -46,7 +49,7 @@ class CandidateConfig(BaseModel):
 class ScoreSnapshots:
     """The (user, item) embeddings of the last ``window`` epochs, for LLMHD's score variance.
 
-    Pass it as ``after_epoch`` to :func:`recsys.trainer.fit`."""
+    Pass it as ``after_epoch`` to :func:`recsys.training.trainer.fit`."""
 
     def __init__(self, window: int):
         self.embeddings: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=window)
@@ -221,3 +224,37 @@ def candidate_top_items(store: Store, candidate_set: str) -> dict[int, list[int]
         return dict(con.execute(
             "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
             "AND kind = 'top_positive' GROUP BY user_idx", [candidate_set]).fetchall())
+
+
+# -- the candidate-picking backbone ------------------------------------------------------------
+class PretrainConfig(OptimConfig, DataConfig):
+    """What the candidate-picking backbone depends on; its hash keys the candidate set. The pipeline
+    and `python -m judge candidates` both use the default schedule, so they share candidate sets."""
+
+    model: Literal["lightgcn", "ngcf"] = "lightgcn"
+
+
+def pretrain_backbone(store: Store, data: SplitData, pretrain: PretrainConfig, progress: bool = True,
+                      flush_seconds: float = 5.0, after_epoch=None) -> tuple[str, TrainResult]:
+    """The candidate-picking backbone: BPR on the noisy split, recorded as a run."""
+    return record_training(
+        store, data.split_id, pretrain.model, pretrain,
+        lambda on_epoch: train_bpr(data, pretrain.model, pretrain, pretrain.seed, on_epoch, progress,
+                                   after_epoch=after_epoch),
+        flush_seconds=flush_seconds)
+
+
+def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig, candidates: CandidateConfig,
+                        progress: bool = True, flush_seconds: float = 5.0) -> tuple[str, bool]:
+    """Train the backbone on the noisy split and store its candidate pairs, unless the store has them.
+
+    Returns the candidate set id and whether it was created now."""
+    candidate_set = candidate_set_id(data.split_id, config_hash(pretrain), candidates)
+    with store.connect() as con:
+        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+            return candidate_set, False
+    snapshots = ScoreSnapshots(candidates.variance_window) if candidates.prune_by_variance else None
+    run_id, result = pretrain_backbone(store, data, pretrain, progress, flush_seconds, snapshots)
+    rows = select_candidates(data, *result.embeddings, candidates, snapshots)
+    write_candidates(store, candidate_set, data.split_id, run_id, candidates, rows)
+    return candidate_set, True

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from recsys.store import Store
+from recsys.data.store import Store
 
 if TYPE_CHECKING:
-    from recsys.trainer import TrainResult
+    from recsys.training.trainer import TrainResult
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The full LLMHNI pipeline, stage by stage, each reusing what the store already holds:
+"""The stages every method is built from, each reusing what the store already holds:
 
     data → profiles → embeddings → alignment → pretrain + candidates → verdicts → graph edit → train
 
@@ -9,44 +9,42 @@
 * pretrain + candidates: a backbone on the noisy data picks the pairs to judge (once per backbone config);
 * verdicts: both judge views on every candidate pair (resumable);
 * graph edit: decisions → G', and the hard-vs-noise confusion against the ground truth;
-* train: the full objective (:mod:`recsys.llmhni`), recorded as one run.
+* train: the method's objective, recorded as one run (:meth:`Stages.train`).
+
+A method (:mod:`recsys.methods`) calls the stages it needs, in order. The LM stages import the judge
+(:mod:`judge`) where they run: DSPy and LiteLLM take seconds to load, and `--help`, the floors and the
+training-only baselines never need them (evals/startup.md). The judge never imports this package.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from recsys.candidates import CandidateConfig, ScoreSnapshots, candidate_set_id, select_candidates, write_candidates
-from recsys.datasets import DataValidationError
-from recsys.denoise import (
+from judge.embeddings import Encoder
+from recsys.data.datasets import DataValidationError
+from recsys.data.split import SplitData, load_split, make_split, split_summary
+from recsys.data.store import Store
+from recsys.data.texts import IMPORTED, imported_vectors, profile_texts
+from recsys.denoising.candidates import CandidateConfig, PretrainConfig, pretrain_candidates
+from recsys.denoising.decisions import (
     GROUND_TRUTH_JUDGES,
     augmented_graph,
     confusion_metrics,
-    down_weighting,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
     simulated_decisions,
 )
-from recsys.graph import normalized_adjacency
-from recsys.hnlmrec import FixedHardNegativeSampler, map_to_items, negative_stats
-from recsys.llmhd import LLMHDConfig, llmhd_decisions, llmhd_objective
-from recsys.llmhni import LLMHNIConfig, LLMHNIObjective
-from recsys.objectives import BaselineConfig, build_objective
-from recsys.runs import config_hash, record_training
-from recsys.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
-from recsys.semantic import (
+from recsys.denoising.semantic import (
     AlignmentConfig,
     SemanticIndex,
     cached_encode,
@@ -55,17 +53,12 @@ from recsys.semantic import (
     ranking_auc,
     train_projector,
 )
-from recsys.split import DataConfig, SplitData, load_split, make_split, split_summary
-from recsys.store import Store
-from recsys.texts import IMPORTED, imported_vectors, profile_texts
-from recsys.trainer import BPRObjective, OptimConfig, TrainResult, build_model, fit, train_bpr
+from recsys.training.runs import record_training
+from recsys.training.trainer import TrainResult, fit
 
-
-class PretrainConfig(OptimConfig, DataConfig):
-    """What the candidate-picking backbone depends on; its hash keys the candidate set. The pipeline
-    and `python -m judge candidates` both use the default schedule, so they share candidate sets."""
-
-    model: Literal["lightgcn", "ngcf"] = "lightgcn"
+# Fields that change how a run looks or how fast it goes, not what it computes.
+NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
+                     "retry_failed", "embedded_threads", "embedded_slots", "prompts_dir", "encoder_batch_size"}
 
 
 @dataclass
@@ -117,7 +110,7 @@ class JudgeGate:
 
 
 class Stages:
-    """Runs and times the stages for one config (a :class:`recsys.train.TrainConfig`)."""
+    """Runs and times the stages for one method's config (its option groups, :mod:`recsys.stages.options`)."""
 
     def __init__(self, config, console: Console):
         self.config = config
@@ -188,7 +181,7 @@ class Stages:
                                  config, config, job, config.seed, lm_setup=self.lm_setup)
             self.note("profiles", ", ".join(
                 f"{kind} {s.n_ok} new ok, {s.n_failed} failed" for kind, s in zip(job.kinds, stats)))
-            self._raise_if_stopped(stats, "profiles")
+            self.raise_if_stopped(stats, "profiles")
 
     def verdicts(self, candidate_set: str, programs) -> None:
         from judge.config import VerdictModeConfig
@@ -201,10 +194,10 @@ class Stages:
                                      include=set(VerdictModeConfig.model_fields))), self.config.seed, lm_setup=self.lm_setup,
                                  profile_lm=profile_lm)
             self.note("verdicts", f"{stats.n_ok} new ok, {stats.n_failed} failed, {stats.lm_calls} LM calls")
-            self._raise_if_stopped([stats], "verdicts")
+            self.raise_if_stopped([stats], "verdicts")
 
     @staticmethod
-    def _raise_if_stopped(all_stats, name: str) -> None:
+    def raise_if_stopped(all_stats, name: str) -> None:
         # A budget stop leaves the stage incomplete; training on a partial judge would be silent.
         if any(s.status == "budget_exhausted" for s in all_stats):
             raise BudgetExhausted(f"the {name} stage stopped on its LM budget (--max-calls/--max-cost); "
@@ -221,8 +214,6 @@ class Stages:
 
     # -- semantic relevance ---------------------------------------------------------------------
     def embeddings(self, data: SplitData, programs) -> tuple[torch.Tensor, torch.Tensor]:
-        from judge.embeddings import Encoder
-
         if self.config.encoder == IMPORTED:
             with self.stage("embeddings"):
                 users, items = (imported_vectors(self.store, data.split_id, kind) for kind in ("user", "item"))
@@ -320,6 +311,7 @@ class Stages:
     def graph_edit(self, data: SplitData, candidate_set: str | None, programs) -> torch.Tensor:
         from judge.lm import lm_identity
         from judge.programs import is_hard
+        from judge.records import missing_verdict_pairs
 
         config = self.config
         with self.stage("graph edit"):
@@ -336,8 +328,6 @@ class Stages:
                 decisions = llm_decisions(self.store, candidate_set, lm_identity(config),
                                           programs["dual_judge"].prompt_hash,
                                           lambda u, i: is_hard(u, i, config.judge_rule))
-                from judge.records import missing_verdict_pairs  # issue 15: pairs an incomplete judge lacks
-
                 missing = missing_verdict_pairs(self.store, candidate_set, lm_identity(config),
                                                 programs["dual_judge"].prompt_hash)
             if config.judge in GROUND_TRUTH_JUDGES:
@@ -395,53 +385,40 @@ class Stages:
         self.report.confusion = confusion
         self.report.metrics["denoise"] = confusion_metrics(confusion) | counts
 
-    # -- the LLM baselines ----------------------------------------------------------------------
-    def llmhd_scores(self, candidate_set: str, programs) -> dict[tuple[int, int], float]:
-        from judge.baseline_jobs import llmhd_hash, llmhd_scores, run_llmhd
-        from judge.lm import lm_identity
-
+    # -- train --------------------------------------------------------------------------------
+    def train(self, name: str, data: SplitData, train: Callable, hash_exclude: set[str] = NON_RESULT_FIELDS,
+              ) -> tuple[str, TrainResult]:
+        """Run ``train(on_epoch) -> TrainResult`` as the method's recorded run, with the stages' metrics
+        and timings; the run's config is the method's own options."""
         config = self.config
-        with self.stage("llmhd scoring"):
-            stats = run_llmhd(self.store, candidate_set, programs["llmhd_score"], programs["llmhd_update"],
-                              programs["profile_user"].prompt_hash, config, config,
-                              LLMHDConfig.model_validate(config.model_dump(include=set(LLMHDConfig.model_fields))),
-                              config.seed, lm_setup=self.lm_setup)
-            self._raise_if_stopped(stats, "llmhd scoring")
-            scores = llmhd_scores(self.store, candidate_set, lm_identity(config), llmhd_hash(
-                programs["llmhd_score"], programs["llmhd_update"], programs["profile_user"].prompt_hash))
-            self.report.metrics["llm"] = {"lm_calls_new": sum(s.lm_calls for s in stats), "scored_pairs": len(scores)}
-            self.note("llmhd scoring", f"{len(scores)} candidates scored, {sum(s.n_ok for s in stats)} new ok, "
-                                       f"{sum(s.n_failed for s in stats)} failed, {sum(s.lm_calls for s in stats)} "
-                                       f"LM calls over {config.llmhd_rounds} update round(s)")
-            return scores
+        with self.stage("train"):
+            run_id, result = record_training(
+                self.store, data.split_id, name, config, train, hash_exclude=hash_exclude,
+                flush_seconds=config.store_flush_seconds, extra_metrics=self.report.metrics,
+                extra_timings=self.report.stage_timings())
+            self.report.metrics.update(result.extra_metrics)
+            share = result.timings.get("sampling_share_of_epoch")
+            per_epoch = result.timings.get("seconds_per_epoch")
+            self.note("train", "untrained: evaluated as is" if not result.epochs_run else
+                      f"best valid epoch {result.best_epoch} of {result.epochs_run}"
+                      + (f", {per_epoch:.2f} s/epoch" if per_epoch is not None else "")
+                      + (f", sampling {share:.0%} of it" if share is not None else ""))
+        return run_id, result
 
-    def contrast_negatives(self, data: SplitData, program) -> torch.Tensor:
-        """[U, k] the real items nearest to each user's generated negative (-1 padded)."""
-        from judge.baseline_jobs import contrast_negative_texts, run_contrast_negatives
-        from judge.embeddings import Encoder
-        from judge.lm import lm_identity
-
+    def fit(self, name: str, data: SplitData, model: torch.nn.Module, objective, report_edges=None
+            ) -> tuple[str, TrainResult]:
+        """Fit ``objective`` and record it (every trained method); ``report_edges(result)`` may add
+        denoising metrics once training ends."""
         config = self.config
-        with self.stage("generated negatives"):
-            stats = run_contrast_negatives(self.store, data.split_id, program, config, config, config.max_users,
-                                           config.max_history, config.seed, lm_setup=self.lm_setup)
-            self._raise_if_stopped([stats], "generated negatives")
-            texts = contrast_negative_texts(self.store, data.split_id, lm_identity(config), program.prompt_hash)
-            self.note("generated negatives", f"{len(texts)} users with a description ({stats.n_ok} new ok, "
-                                             f"{stats.n_failed} failed, {stats.lm_calls} LM calls)")
-        with self.stage("negative mapping"):
-            encoder = Encoder(config)
-            items_text = entity_texts(self.store, data.split_id)[1]
-            users = sorted(texts)
-            item_vecs = cached_encode(self.store, encoder, items_text)
-            description_vecs = cached_encode(self.store, encoder, [texts[u] for u in users]) if users else []
-            hard = map_to_items(dict(zip(users, description_vecs)), item_vecs, data.train, data.num_users,
-                                config.hnlmrec_negatives)
-            stats = self.report.metrics["negatives"] = negative_stats(hard, data)
-            self.note("negative mapping", f"{encoder.identity} + FAISS: {stats['mapped_negatives']} negatives "
-                      f"({stats['distinct_items']} distinct items) for {stats['users_with_negatives']} users; "
-                      f"{stats['heldout_positive_share']:.1%} are held-out positives")
-            return hard
+        seed, optim = config.training_seed, config.optim_config()
+
+        def train(on_epoch) -> TrainResult:
+            result = fit(model, data, objective, optim, seed, on_epoch, config.progress, desc=name)
+            if report_edges is not None:
+                report_edges(result)
+            return result
+
+        return self.train(name, data, train)
 
 
 class BudgetExhausted(RuntimeError):
@@ -450,203 +427,3 @@ class BudgetExhausted(RuntimeError):
 
 class IncompleteJudge(BudgetExhausted):
     """The graph edit would read a judge with missing verdicts (refused unless --allow-partial)."""
-
-
-def pretrain_backbone(store: Store, data: SplitData, pretrain: PretrainConfig, progress: bool = True,
-                      flush_seconds: float = 5.0, after_epoch=None) -> tuple[str, TrainResult]:
-    """The candidate-picking backbone: BPR on the noisy split, recorded as a run."""
-    return record_training(
-        store, data.split_id, pretrain.model, pretrain,
-        lambda on_epoch: train_bpr(data, pretrain.model, pretrain, pretrain.seed, on_epoch, progress,
-                                   after_epoch=after_epoch),
-        flush_seconds=flush_seconds)
-
-
-def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig, candidates: CandidateConfig,
-                        progress: bool = True, flush_seconds: float = 5.0) -> tuple[str, bool]:
-    """Train the backbone on the noisy split and store its candidate pairs, unless the store has them.
-
-    Returns the candidate set id and whether it was created now."""
-    candidate_set = candidate_set_id(data.split_id, config_hash(pretrain), candidates)
-    with store.connect() as con:
-        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
-            return candidate_set, False
-    snapshots = ScoreSnapshots(candidates.variance_window) if candidates.prune_by_variance else None
-    run_id, result = pretrain_backbone(store, data, pretrain, progress, flush_seconds, snapshots)
-    rows = select_candidates(data, *result.embeddings, candidates, snapshots)
-    write_candidates(store, candidate_set, data.split_id, run_id, candidates, rows)
-    return candidate_set, True
-
-
-def run_llmhni(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
-    """Every stage for ``config`` (a :class:`recsys.train.TrainConfig` with model 'llmhni')."""
-    stages = Stages(config, console)
-    data = stages.data()
-    programs = stages.programs()
-    llm_judge = config.denoise and config.judge == "llm"
-    # Candidates first: the user view reads the profile of every user with a judged pair.
-    candidate_set = stages.candidates(data) if config.denoise else None
-    if config.semantic_negatives or llm_judge:
-        stages.profiles(data.split_id, programs, judged_users=stages.judged_users(candidate_set) if llm_judge else ())
-    if config.semantic_negatives:
-        user_vecs, item_vecs = stages.embeddings(data, programs)
-        user_sem, item_sem, neighbours = stages.alignment(data, user_vecs, item_vecs)
-    if llm_judge:
-        stages.verdicts(candidate_set, programs)
-    sampler = None
-    g_prime = stages.graph_edit(data, candidate_set, programs)
-    if config.semantic_negatives:
-        sampler = SemanticNegativeSampler(torch.cat([data.train, g_prime], dim=1), user_sem, item_sem, neighbours,
-                                          config.pool_size, config.hard_keep)
-
-    seed = config.training_seed
-    optim = config.optim_config()
-    with stages.stage("train"):
-        torch.manual_seed(seed)
-        model = build_model(data, config.backbone, optim)
-        objective = LLMHNIObjective(data.train, g_prime, data.num_users, data.num_items,
-                                    LLMHNIConfig.model_validate(config.model_dump(include=set(LLMHNIConfig.model_fields))),
-                                    optim.reg, sampler, neighbours if config.semantic_negatives else None)
-        run_id, result = record_training(
-            stages.store, data.split_id, "llmhni", config,
-            lambda on_epoch: fit(model, data, objective, optim, seed, on_epoch, config.progress, desc="llmhni"),
-            hash_exclude=hash_exclude, flush_seconds=config.store_flush_seconds,
-            extra_metrics=stages.report.metrics,
-            extra_timings=stages.report.stage_timings())
-        share = result.timings.get("sampling_share_of_epoch")
-        stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
-                             f"{result.timings['seconds_per_epoch']:.2f} s/epoch"
-                             + (f", sampling {share:.0%} of it" if share is not None else ""))
-    return run_id, result, stages.report
-
-
-def run_edited_backbone(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
-    """Plain BPR (a lightgcn/ngcf backbone, uniform negatives) on the judge-edited graph G': the
-    candidates, the judge's decisions and the gate exactly as the full model's, nothing else of it."""
-    stages = Stages(config, console)
-    data = stages.data()
-    candidate_set = stages.candidates(data)
-    programs = None
-    if config.judge == "llm":
-        programs = stages.programs()
-        stages.profiles(data.split_id, programs, kinds=("user",), judged_users=stages.judged_users(candidate_set))
-        stages.verdicts(candidate_set, programs)
-    g_prime = stages.graph_edit(data, candidate_set, programs)
-    optim = config.optim_config()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.model, optim)
-    objective = BPRObjective(g_prime, normalized_adjacency(g_prime, data.num_users, data.num_items),
-                             UniformNegativeSampler(torch.cat([data.train, g_prime], dim=1), data.num_items), optim.reg)
-    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
-    return run_id, result, stages.report
-
-
-def run_baseline(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
-    """A baseline of :mod:`recsys.objectives` on the noisy split, through the same stages and record as
-    the full model; rlmrec_con first gets the (stored) profiles and their embeddings."""
-    stages = Stages(config, console)
-    data = stages.data()
-    text = None
-    if config.model == "rlmrec_con":
-        programs = stages.programs()
-        stages.profiles(data.split_id, programs)
-        text = stages.embeddings(data, programs)
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    objective = build_objective(config.model, data, _baseline_config(config), config.optim_config().reg, model, text)
-
-    def report_edges(result: TrainResult) -> None:
-        if hasattr(objective, "edge_report"):
-            result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
-
-    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude, report_edges)
-    return run_id, result, stages.report
-
-
-def _train_baseline(stages: Stages, data: SplitData, model: torch.nn.Module, objective, hash_exclude: set[str],
-                    report_edges=None) -> tuple[str, TrainResult]:
-    """Fit ``objective`` and record the run under ``config.model`` (shared by every baseline);
-    ``report_edges(result)`` may add denoising metrics once training ends."""
-    config = stages.config
-    seed, optim = config.training_seed, config.optim_config()
-
-    def train(on_epoch) -> TrainResult:
-        result = fit(model, data, objective, optim, seed, on_epoch, config.progress, desc=config.model)
-        if report_edges is not None:
-            report_edges(result)
-        return result
-
-    with stages.stage("train"):
-        run_id, result = record_training(
-            stages.store, data.split_id, config.model, config, train, hash_exclude=hash_exclude,
-            flush_seconds=config.store_flush_seconds, extra_metrics=stages.report.metrics,
-            extra_timings=stages.report.stage_timings())
-        stages.report.metrics.update(result.extra_metrics)
-        stages.note("train", f"best valid epoch {result.best_epoch} of {result.epochs_run}, "
-                             f"{result.timings['seconds_per_epoch']:.2f} s/epoch")
-    return run_id, result
-
-
-def run_llmhd(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
-    """LLMHD: variance-pruned low-score positives, scored by the LM against the (updated) preference
-    summary; the noise leaves G and T-CE never truncates the hard ones (:mod:`recsys.llmhd`)."""
-    stages = Stages(config, console)
-    data = stages.data()
-    programs = stages.programs(("profile_user", "llmhd_score", "llmhd_update"))
-    stages.profiles(data.split_id, programs, kinds=("user",))
-    # LLMHD keeps its reach: the first --max-users users, --low-positives each.
-    candidate_set = stages.candidates(data, prune_by_variance=True, high_negatives=0, max_users=config.max_users,
-                                      candidate_budget=None, candidate_share=None)
-    scores = stages.llmhd_scores(candidate_set, programs)
-    with stages.stage("graph edit"):
-        decisions = llmhd_decisions(scores, config.llmhd_keep_score)
-        objective, counts = llmhd_objective(data, decisions, _baseline_config(config), config.optim_config().reg)
-        stages.record_confusion(data, candidate_set, decisions, counts)
-        stages.note("graph edit", f"removed {counts['edges_removed']} edges judged noise; "
-                                  f"{counts['edges_protected']} judged hard are never truncated")
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
-    return run_id, result, stages.report
-
-
-def run_hnlmrec(config, console: Console, hash_exclude: set[str]) -> tuple[str, TrainResult, PipelineReport]:
-    """HNLMRec-style negatives: each user's generated negative, mapped to real items, mixed into BPR."""
-    stages = Stages(config, console)
-    data = stages.data()
-    program = stages.programs(("contrast_negative",))["contrast_negative"]
-    hard = stages.contrast_negatives(data, program)
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    sampler = MixedNegativeSampler(UniformNegativeSampler(data.train, data.num_items),
-                                   FixedHardNegativeSampler(hard), config.hnlmrec_share)
-    objective = BPRObjective(data.train, normalized_adjacency(data.train, data.num_users, data.num_items), sampler,
-                             config.optim_config().reg)
-    run_id, result = _train_baseline(stages, data, model, objective, hash_exclude)
-    return run_id, result, stages.report
-
-
-def _baseline_config(config) -> BaselineConfig:
-    return BaselineConfig.model_validate(config.model_dump(include=set(BaselineConfig.model_fields)))
-
-
-def stage_table(report: PipelineReport) -> Table:
-    table = Table(title="stages")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("result")
-    for name, seconds in report.stage_seconds.items():
-        table.add_row(name, f"{seconds:.1f}", report.notes.get(name, ""))
-    table.add_row("total", f"{sum(report.stage_seconds.values()):.1f}", "")
-    return table
-
-
-def confusion_table(confusion: pd.DataFrame, judge: str) -> Table:
-    table = Table(title=f"hard vs noise: what the {judge} judge did to the candidate pairs "
-                        f"({confusion.attrs.get('injected_in_train', '?')} injected edges in train)")
-    for column in confusion.columns:
-        table.add_column("removed / added" if column == "edited" else column,
-                         justify="left" if column == "pair" else "right")
-    for row in confusion.itertuples(index=False):
-        table.add_row(*(str(value) for value in row))
-    return table

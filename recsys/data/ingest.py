@@ -1,7 +1,7 @@
 """Datasets into the store: which reader a `--dataset` names, its rows indexed, and one write.
 
-`--dataset` is a built-in name (:data:`recsys.datasets.BUILTIN_DATASETS`), a ratings file, or a
-pre-split folder (:mod:`recsys.presplit`). :func:`prepare_dataset` reads and indexes it in memory;
+`--dataset` is a built-in name (:data:`recsys.data.datasets.BUILTIN_DATASETS`), a ratings file, or a
+pre-split folder (:mod:`recsys.data.presplit`). :func:`prepare_dataset` reads and indexes it in memory;
 the caller writes it with :func:`write_dataset` in the same transaction as whatever is derived
 from it (the split), so that a failure at any step leaves no dataset rows behind.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import (
+from recsys.data.datasets import (
     BUILTIN_DATASETS,
     MOVIELENS_SCALE,
     DataValidationError,
@@ -26,9 +26,9 @@ from recsys.datasets import (
     load_builtin,
     load_user_files,
 )
-from recsys.presplit import load_presplit_folder
-from recsys.scale import RatingScale
-from recsys.store import Store
+from recsys.data.presplit import load_presplit_folder
+from recsys.data.scale import RatingScale
+from recsys.data.store import Store
 
 
 def read_dataset(dataset: str, items_file: Path | None = None, options: ReadOptions | None = None) -> RawDataset:

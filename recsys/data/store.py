@@ -350,7 +350,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "datasets as users bring them: rating scales, given splits, imported profiles and embeddings",
         """
-        -- The rating scale (recsys.scale.RatingScale as JSON); NULL for datasets ingested before it (1-5).
+        -- The rating scale (recsys.data.scale.RatingScale as JSON); NULL for datasets ingested before it (1-5).
         ALTER TABLE datasets ADD COLUMN scale JSON;
         -- The split a pre-split dataset came in (train/valid/test); NULL when the toolkit cuts the split.
         ALTER TABLE ratings ADD COLUMN given_split VARCHAR;

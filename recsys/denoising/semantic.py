@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
-from recsys.device import resolve_device
-from recsys.losses import info_nce
-from recsys.store import Store
-from recsys.texts import item_texts, profile_texts, user_histories
+from recsys.data.store import Store
+from recsys.data.texts import item_texts, profile_texts, user_histories
+from recsys.training.device import resolve_device
+from recsys.training.losses import info_nce
 
 
 class TextEncoder(Protocol):
@@ -130,7 +130,7 @@ def train_projector(user_vecs: torch.Tensor, item_vecs: torch.Tensor, pairs: tor
                     device: str | torch.device = "cpu") -> tuple[Projector, list[float]]:
     """InfoNCE between g(s_u) and g(s_i) of pseudo-positive pairs, with in-batch negatives (L_al).
 
-    On ``device`` (see :func:`recsys.device.resolve_device`) the vectors, the pairs and the projector
+    On ``device`` (see :func:`recsys.training.device.resolve_device`) the vectors, the pairs and the projector
     move there once and the shuffling generator lives there; the projector comes back on the CPU."""
     device = resolve_device(device)
     torch.manual_seed(seed)

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsys.datasets import MOVIELENS_SCALE
-from recsys.graph import edit_graph
-from recsys.ingest import split_scale
-from recsys.scale import RatingScale
-from recsys.split import SplitData
-from recsys.store import Store
+from recsys.data.datasets import MOVIELENS_SCALE
+from recsys.data.ingest import split_scale
+from recsys.data.scale import RatingScale
+from recsys.data.split import SplitData
+from recsys.data.store import Store
+from recsys.models.graph import edit_graph
 
 JudgeSource = Literal["llm", "oracle", "simulated"]
 GROUND_TRUTH_JUDGES = ("oracle", "simulated")  # analysis judges: they read the injected-noise flags

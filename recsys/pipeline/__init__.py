@@ -1,0 +1,69 @@
+"""Runs a registered method by name and reports it: the layer the entry points call.
+
+    data → models → training → denoising → stages → methods → pipeline → `python -m recsys.train`
+
+:data:`METHODS` holds every method of :mod:`recsys.methods`; :func:`run_method` narrows a config to the
+method's own options (so a run's recorded config and hash do not depend on how it was launched) and
+runs its stages.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from recsys.methods import METHODS, method_settings, own_config
+from recsys.stages import NON_RESULT_FIELDS, BudgetExhausted, IncompleteJudge, PipelineReport
+from recsys.training.runs import config_hash
+from recsys.training.trainer import TrainResult
+
+__all__ = ["METHODS", "NON_RESULT_FIELDS", "BudgetExhausted", "IncompleteJudge", "PipelineReport", "confusion_table",
+           "method_settings", "metrics_table", "recorded_as", "run_method", "stage_table"]
+
+
+def run_method(name: str, config: BaseModel, console: Console | None = None
+               ) -> tuple[str, TrainResult, PipelineReport | None]:
+    """Run method ``name`` on ``config`` (its own settings, or any config holding their fields)."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name].run(own_config(name, config), console or Console(stderr=True))
+
+
+def recorded_as(name: str, config: BaseModel) -> tuple[str, str]:
+    """(model, config hash) under which :func:`run_method` records this run in the store's ``runs``."""
+    return name, config_hash(own_config(name, config), NON_RESULT_FIELDS)
+
+
+def metrics_table(title: str, result: TrainResult) -> Table:
+    table = Table(title=title)
+    table.add_column("split")
+    names = list(result.test)
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_row("valid", *(f"{result.valid.get(name, float('nan')):.4f}" for name in names))
+    table.add_row("test", *(f"{result.test[name]:.4f}" for name in names))
+    return table
+
+
+def stage_table(report: PipelineReport) -> Table:
+    table = Table(title="stages")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    for name, seconds in report.stage_seconds.items():
+        table.add_row(name, f"{seconds:.1f}", report.notes.get(name, ""))
+    table.add_row("total", f"{sum(report.stage_seconds.values()):.1f}", "")
+    return table
+
+
+def confusion_table(confusion: pd.DataFrame, judge: str) -> Table:
+    table = Table(title=f"hard vs noise: what the {judge} judge did to the candidate pairs "
+                        f"({confusion.attrs.get('injected_in_train', '?')} injected edges in train)")
+    for column in confusion.columns:
+        table.add_column("removed / added" if column == "edited" else column,
+                         justify="left" if column == "pair" else "right")
+    for row in confusion.itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    return table

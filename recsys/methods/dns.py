@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from recsys.data.split import DataConfig
 from recsys.methods.base import Method, register
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import Stages
+from recsys.stages import train_objective
 from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.sampling import PoolNegativeSampler, UniformNegativeSampler
-from recsys.training.trainer import BPRObjective, OptimConfig, build_model
+from recsys.training.trainer import BPRObjective, OptimConfig
 
 
 class DNSConfig(BaseModel):
@@ -47,12 +47,8 @@ def objective(data, config: DNSConfig, reg: float) -> DNSObjective:
 
 
 def run(config, console) -> tuple:
-    stages = Stages(config, console)
-    data = stages.data()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    run_id, result = stages.fit("dns", data, model, objective(data, config, config.optim_config().reg))
-    return run_id, result, stages.report
+    return train_objective("dns", config, console,
+                           lambda data, model: objective(data, config, config.optim_config().reg))
 
 
 METHOD = register(Method(

@@ -9,11 +9,11 @@ from pydantic import BaseModel, Field
 from recsys.data.split import DataConfig
 from recsys.methods.base import Method, register
 from recsys.models.graph import drop_edges, normalized_adjacency
-from recsys.stages import Stages
+from recsys.stages import train_objective
 from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import ContrastiveObjective, node_contrast
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig, build_model
+from recsys.training.trainer import OptimConfig
 
 
 class SGLConfig(BaseModel):
@@ -55,13 +55,8 @@ def objective(data, config: SGLConfig, reg: float, model=None) -> SGLObjective:
 
 
 def run(config, console) -> tuple:
-    stages = Stages(config, console)
-    data = stages.data()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    loss = objective(data, config, config.optim_config().reg, model)
-    run_id, result = stages.fit("sgl", data, model, loss)
-    return run_id, result, stages.report
+    return train_objective("sgl", config, console,
+                           lambda data, model: objective(data, config, config.optim_config().reg, model))
 
 
 METHOD = register(Method(

@@ -11,11 +11,11 @@ from recsys.data.split import DataConfig
 from recsys.methods.base import Method, register
 from recsys.models import LightGCN
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import Stages
+from recsys.stages import train_objective
 from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import ContrastiveObjective, node_contrast
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig, build_model
+from recsys.training.trainer import OptimConfig
 
 
 class SimGCLConfig(BaseModel):
@@ -78,13 +78,8 @@ def objective(data, config: SimGCLConfig, reg: float, model: torch.nn.Module) ->
 
 
 def run(config, console) -> tuple:
-    stages = Stages(config, console)
-    data = stages.data()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    loss = objective(data, config, config.optim_config().reg, model)
-    run_id, result = stages.fit("simgcl", data, model, loss)
-    return run_id, result, stages.report
+    return train_objective("simgcl", config, console,
+                           lambda data, model: objective(data, config, config.optim_config().reg, model))
 
 
 METHOD = register(Method(

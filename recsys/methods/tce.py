@@ -9,14 +9,13 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
 from recsys.data.split import DataConfig
-from recsys.denoising.decisions import down_weighting
 from recsys.methods.base import Method, register
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import Stages
+from recsys.stages import train_objective
 from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import PerEdgeObjective, pair_scores
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig, build_model
+from recsys.training.trainer import OptimConfig
 
 
 class TCEConfig(BaseModel):
@@ -89,21 +88,9 @@ def objective(data, config: TCEConfig, reg: float) -> TCEObjective:
     return TCEObjective(edges, adj, uniform, reg, data.num_items, config.tce_max_drop_rate, config.tce_num_gradual)
 
 
-def report_edges(objective, data):
-    """How the loss treated the injected edges, once training ends (:func:`recsys.denoising.decisions.down_weighting`)."""
-    def report(result) -> None:
-        result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
-    return report
-
-
 def run(config, console) -> tuple:
-    stages = Stages(config, console)
-    data = stages.data()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    loss = objective(data, config, config.optim_config().reg)
-    run_id, result = stages.fit("tce", data, model, loss, report_edges(loss, data))
-    return run_id, result, stages.report
+    return train_objective("tce", config, console,
+                           lambda data, model: objective(data, config, config.optim_config().reg))
 
 
 METHOD = register(Method(

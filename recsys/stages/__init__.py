@@ -39,6 +39,7 @@ from recsys.denoising.decisions import (
     GROUND_TRUTH_JUDGES,
     augmented_graph,
     confusion_metrics,
+    down_weighting,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
@@ -54,7 +55,7 @@ from recsys.denoising.semantic import (
     train_projector,
 )
 from recsys.training.runs import record_training
-from recsys.training.trainer import TrainResult, fit
+from recsys.training.trainer import TrainResult, build_model, fit
 
 # Fields that change how a run looks or how fast it goes, not what it computes.
 NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
@@ -419,6 +420,23 @@ class Stages:
             return result
 
         return self.train(name, data, train)
+
+
+def train_objective(name: str, config, console: Console, build: Callable) -> tuple[str, TrainResult, PipelineReport]:
+    """A training-only method: the data, then ``build(data, model)``'s objective fitted on --backbone and
+    recorded. An objective that keeps a per-edge report (T-CE, R-CE) adds how it treated the injected edges."""
+    stages = Stages(config, console)
+    data = stages.data()
+    torch.manual_seed(config.training_seed)
+    model = build_model(data, config.backbone, config.optim_config())
+    objective = build(data, model)
+
+    def report_edges(result: TrainResult) -> None:
+        result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
+
+    run_id, result = stages.fit(name, data, model, objective,
+                                report_edges if hasattr(objective, "edge_report") else None)
+    return run_id, result, stages.report
 
 
 class BudgetExhausted(RuntimeError):

@@ -72,6 +72,8 @@ class JudgeValueConfig(BaseSettings):
     out: Path = Field(EVALS_DIR / "judge_value.md", description="The markdown report; the PNG goes beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
+    notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
+                               "(kept in its own file so that regenerating the report keeps it).")
 
     @field_validator("noise")
     @classmethod
@@ -384,6 +386,8 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
                      "--dataset NAME` measures one (and the full model's judge gate reads it); "
                      "[evals/judge.md](judge.md) reports the embedded judges' balanced accuracy between 0.47 and "
                      "0.54 on ml-100k (10% realistic noise labeled set), which is left of every curve here.")
+    if grid.notes is not None:
+        lines += ["", grid.notes.read_text().rstrip()]
     grid.out.write_text("\n".join(lines) + "\n")
     return grid.out
 

@@ -42,7 +42,9 @@ from judge.runner import RunnerConfig
 from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.data.texts import profile_texts
 
-REPORT_DIR = Path(__file__).resolve().parent / "judge"
+# The reports live with the other benchmark reports in the checkout's evals/judge (this module moved
+# out of evals/, and its old `parent / "judge"` default wrote them into the judge package).
+REPORT_DIR = Path(__file__).resolve().parents[1] / "evals" / "judge"
 
 
 class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig):

@@ -8,7 +8,9 @@ pairs in between stay unlabeled. The pairs are drawn the way the judge meets the
 pretrained on the noisy split:
 
 * low_score_positive: each user's lowest-scored training positives with a label (clean ones rated
-  >= 4 are hard; injected ones, rated <= 2, are noise);
+  >= 4 are hard; injected ones, rated <= 2, are noise; randomly injected ones carry no rating and
+  are noise by construction, so a random-noise set measures what the simulated judges of
+  `python -m evals.judge_value` decide);
 * high_score_negative: each user's highest-scored items without a training edge that have a label:
   reserved positives (``label_reserve``, held out of train, valid and test) are hard, items the user
   rated <= 2 are noise.
@@ -95,7 +97,7 @@ class LabelSetConfig(DataConfig):
         hard, noise = self.label_thresholds(scale)
         return (f"labels|{split_id}|backbone={backbone_hash}|users={self.label_users}"
                 f"|low={self.label_low_positives}|high={self.label_high_negatives}|top={self.label_top_positives}"
-                f"|hard>={hard:g}|noise<={noise:g}|parts={shares}")
+                f"|hard>={hard:g}|noise<={noise:g}|parts={shares}|unrated_injected=noise")
 
 
 @dataclass
@@ -162,15 +164,20 @@ def select_labeled_pairs(store: Store, data: SplitData, user_emb: torch.Tensor, 
     def label(rating: float) -> str | None:
         return _label(rating, thresholds, scale)
 
+    def edge_label(rating: float | None, injected: bool) -> str | None:
+        if rating is None:
+            return "noise" if injected else None  # random injection: noise by construction, never rated
+        return label(rating)
+
     candidates, labels = [], []
     for user in users:
         scores = item_emb @ user_emb[user]
         edges = sorted(train_by_user[user], key=lambda edge: (float(scores[edge[0]]), edge[0]))
-        low = [edge for edge in edges if edge[1] is not None and label(edge[1])]
+        low = [edge for edge in edges if edge_label(edge[1], edge[2])]
         for rank, (item, rating, injected) in enumerate(low[: config.label_low_positives]):
             candidates.append((user, item, "low_score_positive", float(scores[item]), rank))
             labels.append((user, item, "low_score_positive", "train_injected" if injected else "train_clean",
-                           rating, parts[user], label(rating)))
+                           rating, parts[user], edge_label(rating, injected)))
         for rank, (item, _, _) in enumerate(edges[::-1][: config.label_top_positives]):
             candidates.append((user, item, "top_positive", float(scores[item]), rank))
         pool = sorted((entry for entry in pool_by_user.get(user, []) if label(entry[1])),

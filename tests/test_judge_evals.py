@@ -75,6 +75,18 @@ def test_labels_follow_the_ratings(built):
     assert {origin for *_, origin, _ in rows} >= {"train_clean", "train_injected", "reserved", "rated_low"}
 
 
+def test_randomly_injected_positives_are_noise_without_a_rating(built, tmp_path):
+    ratings, _ = built
+    store = Store(tmp_path / "random.duckdb")
+    labels = build_label_set(store, label_config(ratings, noise_kind="random", noise_ratio=0.3), progress=False)
+    rows = query(store.path, "SELECT l.origin, l.rating, l.label FROM labeled_pairs l WHERE l.label_set = ? "
+                             "AND l.kind = 'low_score_positive'", [labels.label_set])
+    injected = [row for row in rows if row[0] == "train_injected"]
+    assert injected and all(rating is None and label == "noise" for _, rating, label in injected)
+    assert all(label == "hard" for origin, _, label in rows if origin == "train_clean")
+    assert labels.label_set.endswith("|unrated_injected=noise")
+
+
 def test_build_is_deterministic_and_splits_by_user(built):
     _, [(store_a, a), (store_b, b)] = built
     assert a.label_set == b.label_set

@@ -48,8 +48,11 @@ def test_the_grid_trains_each_cell_once_and_writes_its_report(tmp_path, ratings)
     assert "cells are missing" not in text and config.out.with_suffix(".png").exists()
     assert main(config) == 0  # a second run reads every cell back
     assert query(config.store, "SELECT count(*) FROM runs")[0][0] == 5
-    reported = grid(tmp_path, ratings, accuracies=[0.5, 0.8, 1.0], run=False)
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Reading by hand\n\nkept across regenerations\n")
+    reported = grid(tmp_path, ratings, accuracies=[0.5, 0.8, 1.0], run=False, notes=notes)
     assert main(reported) == 0 and "**1 cells are missing**" in reported.out.read_text()
+    assert reported.out.read_text().endswith("kept across regenerations\n")
 
 
 def test_break_even_is_where_the_curve_crosses_the_reference():

@@ -78,22 +78,28 @@ def stored_run(store: Store, config: TrainConfig) -> str | None:
     return row[0] if row else None
 
 
+def train_or_read(store: Store, config: TrainConfig, label: str, run: bool, console: Console) -> str | None:
+    """The run id of ``config``'s finished cell: read back from the store, else trained now (unless
+    ``run`` is off, then None), so a killed benchmark resumes where it stopped."""
+    run_id = stored_run(store, config)
+    if run_id is None and run:
+        start = time.perf_counter()
+        console.rule(label, align="left")
+        run_id, _, _ = run_with_report(config, console)
+        console.print(f"{label}: trained in {time.perf_counter() - start:.0f} s")
+    else:
+        console.print(f"{label}: {'stored' if run_id else 'missing'}")
+    return run_id
+
+
 def run_matrix(bench: BenchConfig, console: Console) -> pd.DataFrame:
     """One row per cell: its run id (None where missing and --no-run)."""
     store = Store(bench.store)
     cells = list(product(bench.noise_kinds, bench.noise_ratios, bench.methods, bench.seeds))
     rows = []
     for number, (kind, ratio, method, seed) in enumerate(cells, 1):
-        config = cell_config(bench, method, kind, ratio, seed)
-        run_id = stored_run(store, config)
         label = f"[{number}/{len(cells)}] {method} {kind} {ratio:g} seed {seed}"
-        if run_id is None and bench.run:
-            start = time.perf_counter()
-            console.rule(label, align="left")
-            run_id, _, _ = run_with_report(config, console)
-            console.print(f"{label}: trained in {time.perf_counter() - start:.0f} s")
-        else:
-            console.print(f"{label}: {'stored' if run_id else 'missing'}")
+        run_id = train_or_read(store, cell_config(bench, method, kind, ratio, seed), label, bench.run, console)
         rows.append({"noise_kind": kind, "noise_ratio": ratio, "method": method, "seed": seed, "run_id": run_id})
     return pd.DataFrame(rows)
 

@@ -23,7 +23,6 @@ judges read the injected-noise flags: this is an analysis of the method, not a r
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import mean_std
-from evals.bench import read_results, stored_run
+from evals.bench import read_results, train_or_read
 from recsys.cli import run_cli
 from recsys.data.store import DEFAULT_STORE_PATH, Store
-from recsys.train import TrainConfig, run_with_report
+from recsys.train import TrainConfig
 
 EVALS_DIR = Path(__file__).resolve().parent
 REFERENCE_METHODS = ("clean", "lightgcn", "oracle_all", "dns", "tce", "llmhni_noedit")
@@ -143,17 +142,9 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
     cells = grid_cells(grid)
     for number, cell in enumerate(cells, 1):
         config = cell_config(grid, cell["dataset"], cell["noise"], cell["method"], cell["seed"], cell["accuracy"])
-        run_id = stored_run(store, config)
         label = (f"[{number}/{len(cells)}] {cell['dataset']} {cell['noise']} {cell['method']}"
                  + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "") + f" seed {cell['seed']}")
-        if run_id is None and grid.run:
-            start = time.perf_counter()
-            console.rule(label, align="left")
-            run_id, _, _ = run_with_report(config, console)
-            console.print(f"{label}: trained in {time.perf_counter() - start:.0f} s")
-        else:
-            console.print(f"{label}: {'stored' if run_id else 'missing'}")
-        cell["run_id"] = run_id
+        cell["run_id"] = train_or_read(store, config, label, grid.run, console)
     return pd.DataFrame(cells)
 
 

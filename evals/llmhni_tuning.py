@@ -2,7 +2,7 @@
 
 Issue 18 asks that LLMHNI with a perfect judge at full reach be at least as good as DNS on the same
 noisy split. This trains named variants of the full model (each a set of ``recsys.train`` options on
-top of the judge-value grid's LLMHNI cell: simulated judge of accuracy ``--accuracy``, ``--share`` of
+top of the judge-value grid's LLMHNI cell: a simulated judge of each of ``--accuracies``, ``--share`` of
 every user's positives judged, gate forced open) and DNS, over the training seeds, and writes
 ``evals/llmhni_tuning.md``: validation Recall@20 at each run's best epoch (the selection criterion) and,
 only for the record, the test Recall@20 at that epoch. The default is chosen from the validation column.
@@ -13,7 +13,6 @@ Cells are ordinary runs in the store; a finished one is read back, so a killed s
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,11 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import mean_std
-from evals.bench import read_results, stored_run
+from evals.bench import read_results, train_or_read
 from evals.judge_value import EVALS_DIR, JudgeValueConfig, cell_config
 from recsys.cli import run_cli
 from recsys.data.store import DEFAULT_STORE_PATH, Store
-from recsys.train import run_with_report
 
 
 class TuningConfig(BaseSettings):
@@ -90,14 +88,9 @@ def main(tuning: TuningConfig) -> int:
                                 store=tuning.store, set=tuning.set, llm_set=[*tuning.llm_set, *settings])
         for seed in tuning.seeds:
             config = cell_config(grid, tuning.dataset, tuning.noise, method, seed, accuracy)
-            run_id = stored_run(store, config)
-            if run_id is None and tuning.run:
-                start = time.perf_counter()
-                console.rule(f"{label} p={accuracy} seed {seed}", align="left")
-                run_id, _, _ = run_with_report(config, console)
-                console.print(f"{label} seed {seed}: trained in {time.perf_counter() - start:.0f} s")
-            cells.append({"p": "–" if accuracy is None else f"{accuracy:g}", "variant": label, "settings": " ".join(settings) or "(defaults)", "seed": seed,
-                          "run_id": run_id})
+            run_id = train_or_read(store, config, f"{label} p={accuracy} seed {seed}", tuning.run, console)
+            cells.append({"p": "–" if accuracy is None else f"{accuracy:g}", "variant": label,
+                          "settings": " ".join(settings) or "(defaults)", "seed": seed, "run_id": run_id})
     frame = pd.DataFrame(cells)
     results = read_results(store, frame)
     valid = best_valid(store, [r for r in frame.run_id if r], tuning.metric)
@@ -106,14 +99,21 @@ def main(tuning: TuningConfig) -> int:
     lines = ["# LLMHNI's sampler and loss weights, chosen on validation", "",
              f"Command: `python -m evals.llmhni_tuning {' '.join(sys.argv[1:])}`. Store: `{tuning.store}`.", "",
              (f"{tuning.dataset}, {tuning.noise} noise; every LLMHNI variant uses a simulated judge of accuracy "
-              f"p ({', '.join(f'{a:g}' for a in tuning.accuracies)}) on {tuning.share:.0%} of every user's positives (gate forced open) and "
-              f"`{' '.join(tuning.llm_set)}`. Mean ± std over seeds {tuning.seeds}; validation {tuning.metric} at "
-              "the best epoch chooses, the test column is only reported."), "",
-             f"| judge p | variant | options | valid {tuning.metric} | test {tuning.metric} | runs |", "|---|---|---|---|---|---|"]
+              f"p ({', '.join(f'{a:g}' for a in tuning.accuracies)}) on {tuning.share:.0%} of every user's "
+              f"positives (gate forced open) and `{' '.join(tuning.llm_set)}`. Mean ± std over seeds "
+              f"{tuning.seeds}; validation {tuning.metric} at the best epoch chooses, the test column is only "
+              "reported."), "",
+             f"| judge p | variant | options | valid {tuning.metric} | test {tuning.metric} | runs |",
+             "|---|---|---|---|---|---|"]
+
+    def cell(values: pd.Series) -> str:
+        values = values.dropna()
+        return mean_std(values.tolist()) if len(values) else "–"
+
     for (p, label, settings), part in results.groupby(["p", "variant", "settings"], sort=False):
         done = part[part.run_id.notna()]
-        lines.append(f"| {p} | {label} | `{settings}` | {mean_std(done.valid.dropna().tolist()) if done.valid.notna().any() else '–'} | "
-                     f"{mean_std(done[test].dropna().tolist()) if test in done and len(done) else '–'} | {len(done)} |")
+        tested = cell(done[test]) if test in done else "–"
+        lines.append(f"| {p} | {label} | `{settings}` | {cell(done.valid)} | {tested} | {len(done)} |")
     tuning.out.write_text("\n".join(lines) + "\n")
     console.print(f"wrote {tuning.out}")
     return 0

@@ -22,7 +22,7 @@ def test_the_study_trains_each_cell_once_and_reports_validation(tmp_path):
     config = TuningConfig(dataset=str(ratings), accuracies=[1.0], seeds=[0], share=1.0, store=tmp_path / "t.duckdb",
                           out=tmp_path / "tuning.md", llm_set=[], set=["epochs=3", "batch_size=256", "patience=5"],
                           variants=["plain:semantic_negatives=false+lambda_de=0+lambda_hal=0",
-                                    "cl:semantic_negatives=false", "never@0.5:semantic_negatives=false"])
+                                    "cl:semantic_negatives=false+lambda_de=0.002+lambda_hal=0.002", "never@0.5:semantic_negatives=false"])
     assert main(config) == 0
     runs = query(config.store, "SELECT model, count(*) FROM runs WHERE status = 'finished' GROUP BY model ORDER BY model")
     assert runs == [("dns", 1), ("lightgcn", 1), ("llmhni", 2)]  # lightgcn: the candidates' pretraining backbone
@@ -31,5 +31,5 @@ def test_the_study_trains_each_cell_once_and_reports_validation(tmp_path):
     run_ids = [row[0] for row in query(config.store, "SELECT run_id FROM runs WHERE model = 'llmhni'")]
     valid = best_valid(Store(config.store), run_ids, "recall@20")
     assert len(valid) == 2 and all(0 <= value <= 1 for value in valid.values())
-    assert f"{sorted(valid.values())[0]:.4f}" in text
+    assert f"{min(valid.values()):.4f}" in text
     assert main(config) == 0 and query(config.store, "SELECT count(*) FROM runs")[0][0] == 4

@@ -1,12 +1,13 @@
-"""`python -m evals.bench`: methods x noise ratios x seeds under one protocol, with plots.
+"""`python -m evals.bench`: datasets x noise settings x methods x seeds under one protocol, with plots.
 
 Every cell is one `python -m recsys.train` run (the same splits, noise, evaluation and early
 stopping for every method), recorded in the store. A cell whose config hash already has a finished
 run is read back, not trained again, so a killed benchmark resumes where it stopped; profiles,
 embeddings and verdicts are reused through the store as in any run. The report holds:
 
-* test NDCG@20 / Recall@20 (mean ± std over the training seeds) per method and noise ratio;
-* a noise-robustness plot: each metric against the noise ratio, one line per method (PNG);
+* per dataset, test NDCG@20 / Recall@20 (mean ± std over the training seeds) per method and noise
+  setting, and which differences exceed the seed spread;
+* a noise-robustness plot: each metric against the noise ratio, one line per method and noise kind (PNG);
 * what each denoiser did to injected against clean edges (T-CE's drop share, R-CE's weight, the
   LLM judge's removals among its candidates);
 * efficiency: seconds per epoch, total seconds per run, LM calls and tokens of the LLM stages.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
@@ -39,34 +40,70 @@ LLM_METHODS = {"llmhni": ("user profiles", "item profiles", "verdicts"),
                "hnlmrec": ("generated negatives",)}
 
 
+NOISE_HELP = "Noise settings as kind:ratio (kind random or realistic; ratio 0 is the clean split)."
+
+
+def parse_noise(value: str) -> tuple[str, float]:
+    """``kind:ratio`` (e.g. ``random:0.2``) as (kind, ratio); a ValueError that says how to write it."""
+    kind, _, ratio = value.partition(":")
+    try:
+        number = float(ratio)
+    except ValueError:
+        number = -1.0
+    if kind not in ("random", "realistic") or not 0 <= number < 1:
+        raise ValueError(f"noise {value!r}: write kind:ratio with kind random or realistic and 0 <= ratio < 1, "
+                         "e.g. random:0.2 or realistic:0.2")
+    return kind, number
+
+
+def check_noise(values: list[str]) -> list[str]:
+    """A pydantic validator of a list of noise settings (see :func:`parse_noise`)."""
+    for value in values:
+        parse_noise(value)
+    return values
+
+
+def noise_label(value: str) -> str:
+    kind, ratio = parse_noise(value)
+    return "clean 0%" if ratio == 0 else f"{kind} {ratio:.0%}"
+
+
 class BenchConfig(BaseSettings):
-    """Run (or read back) a benchmark matrix and write its report."""
+    """Run (or read back) a benchmark matrix (datasets x noise settings x methods x seeds) and write its report."""
 
     model_config = SettingsConfigDict(cli_prog_name="python -m evals.bench", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
 
-    dataset: str = Field("ml-100k", description="The dataset every cell trains on.")
+    datasets: list[str] = Field(["ml-100k", "book-crossing"], description="Datasets every method trains on.")
     methods: list[str] = Field(
         ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con", "llmhd", "hnlmrec", "llmhni"],
         description=f"Methods (python -m recsys.train --model), any of {', '.join(MODELS)}.")
-    noise_ratios: list[float] = Field([0.0, 0.1, 0.2], description="Injected noise ratios.")
-    noise_kinds: list[Literal["realistic", "random"]] = Field(["realistic"], description="Noise kinds.")
+    noise: list[str] = Field(["random:0", "realistic:0.2", "random:0.2", "random:0.4"], description=NOISE_HELP)
     seeds: list[int] = Field([0, 1, 2], description="Training seeds, each on the same split per noise setting.")
     backbone: Literal["lightgcn", "ngcf"] = Field("lightgcn", description="The baselines' graph encoder.")
     metrics: list[str] = Field(["ndcg@20", "recall@20"], description="Test metrics to report.")
-    set: list[str] = Field([], description="Extra recsys.train options as key=value (e.g. max_users=50).")
+    spread_metric: str = Field("recall@20", description="The metric whose differences are tested against the "
+                               "seed spread (a difference counts when it exceeds the sum of the two seed stds).")
+    set: list[str] = Field([], description="Extra recsys.train options as key=value (e.g. epochs=50).")
+    llm_set: list[str] = Field([], description="Extra options for the LLM methods' cells only "
+                               f"({', '.join(LLM_METHODS)}), e.g. max_users=40 where LM calls are slow.")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file.")
     out: Path = Field(EVALS_DIR / "bench.md", description="The markdown report; plots go beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
 
+    _noise = field_validator("noise")(check_noise)
+
     def cli_cmd(self) -> None:
         sys.exit(main(self))
 
 
-def cell_config(bench: BenchConfig, method: str, kind: str, ratio: float, seed: int) -> TrainConfig:
+def cell_config(bench: BenchConfig, dataset: str, method: str, noise: str, seed: int) -> TrainConfig:
+    kind, ratio = parse_noise(noise)
     overrides = dict(item.split("=", 1) for item in bench.set)
-    return TrainConfig(model=method, dataset=bench.dataset, noise_kind=kind, noise_ratio=ratio, train_seed=seed,
+    if method in LLM_METHODS:
+        overrides |= dict(item.split("=", 1) for item in bench.llm_set)
+    return TrainConfig(model=method, dataset=dataset, noise_kind=kind, noise_ratio=ratio, train_seed=seed,
                        backbone=bench.backbone, store=bench.store, progress=bench.progress, **overrides)
 
 
@@ -95,12 +132,12 @@ def train_or_read(store: Store, config: TrainConfig, label: str, run: bool, cons
 def run_matrix(bench: BenchConfig, console: Console) -> pd.DataFrame:
     """One row per cell: its run id (None where missing and --no-run)."""
     store = Store(bench.store)
-    cells = list(product(bench.noise_kinds, bench.noise_ratios, bench.methods, bench.seeds))
+    cells = list(product(bench.datasets, bench.noise, bench.methods, bench.seeds))
     rows = []
-    for number, (kind, ratio, method, seed) in enumerate(cells, 1):
-        label = f"[{number}/{len(cells)}] {method} {kind} {ratio:g} seed {seed}"
-        run_id = train_or_read(store, cell_config(bench, method, kind, ratio, seed), label, bench.run, console)
-        rows.append({"noise_kind": kind, "noise_ratio": ratio, "method": method, "seed": seed, "run_id": run_id})
+    for number, (dataset, noise, method, seed) in enumerate(cells, 1):
+        label = f"[{number}/{len(cells)}] {dataset} {method} {noise} seed {seed}"
+        run_id = train_or_read(store, cell_config(bench, dataset, method, noise, seed), label, bench.run, console)
+        rows.append({"dataset": dataset, "noise": noise, "method": method, "seed": seed, "run_id": run_id})
     return pd.DataFrame(rows)
 
 
@@ -142,37 +179,92 @@ def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, dict[str,
     return work
 
 
-def metric_table(results: pd.DataFrame, bench: BenchConfig) -> list[str]:
-    ratios = sorted(results.noise_ratio.unique())
-    header = [f"{kind} {ratio:.0%} {metric}" for kind in bench.noise_kinds for ratio in ratios for metric in bench.metrics]
+def values(results: pd.DataFrame, dataset: str, noise: str, method: str, metric: str) -> pd.Series:
+    """The test ``metric`` of every stored seed of one cell group."""
+    column = f"test/{metric}"
+    if column not in results:
+        return pd.Series(dtype=float)
+    return results.loc[(results.dataset == dataset) & (results.noise == noise) & (results.method == method),
+                       column].dropna()
+
+
+def beyond_spread(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two methods' means differ by more than the sum of their seed standard deviations (with
+    3 seeds a stricter reading than "the mean ± std intervals do not overlap" is not affordable)."""
+    if len(a) < 2 or len(b) < 2:
+        return False
+    return abs(a.mean() - b.mean()) > a.std() + b.std()
+
+
+def metric_table(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> list[str]:
+    """Methods x (noise setting, metric): mean ± std, the best of each column in bold, and ▲ / ▼ where a
+    method is above / below the backbone by more than the seed spread."""
+    header = [f"{noise_label(noise)} {metric}" for noise in bench.noise for metric in bench.metrics]
     lines = ["| method | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    best = {(noise, metric): max((values(results, dataset, noise, m, metric).mean() for m in bench.methods
+                                  if len(values(results, dataset, noise, m, metric))), default=None)
+            for noise, metric in product(bench.noise, bench.metrics)}
     for method in bench.methods:
         cells = []
-        for kind, ratio, metric in product(bench.noise_kinds, ratios, bench.metrics):
-            values = results.loc[(results.method == method) & (results.noise_kind == kind)
-                                 & (results.noise_ratio == ratio), f"test/{metric}"].dropna() \
-                if f"test/{metric}" in results else pd.Series(dtype=float)
-            cell = mean_std(values.tolist()) if len(values) else "–"
-            cells.append(cell + (f" (n={len(values)})" if 0 < len(values) < len(bench.seeds) else ""))
+        for noise, metric in product(bench.noise, bench.metrics):
+            these = values(results, dataset, noise, method, metric)
+            if not len(these):
+                cells.append("–")
+                continue
+            cell = mean_std(these.tolist())
+            cell = f"**{cell}**" if these.mean() == best[noise, metric] else cell
+            base = values(results, dataset, noise, bench.backbone, metric)
+            if method != bench.backbone and beyond_spread(these, base):
+                cell += " ▲" if these.mean() > base.mean() else " ▼"
+            cells.append(cell + (f" (n={len(these)})" if len(these) < len(bench.seeds) else ""))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 
 
+def spread_reading(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> list[str]:
+    """Per noise setting: the best method and whether it leads beyond the spread, and which methods
+    differ from the backbone beyond the spread (on ``bench.spread_metric``)."""
+    metric, lines = bench.spread_metric, []
+    for noise in bench.noise:
+        stats = {m: values(results, dataset, noise, m, metric) for m in bench.methods}
+        stats = {m: v for m, v in stats.items() if len(v)}
+        if not stats:
+            continue
+        ranked = sorted(stats, key=lambda m: -stats[m].mean())
+        text = f"- **{noise_label(noise)}**: best {ranked[0]} ({mean_std(stats[ranked[0]].tolist())})"
+        if len(ranked) > 1:
+            runner = ranked[1]
+            text += (f", {'ahead of' if beyond_spread(stats[ranked[0]], stats[runner]) else 'within the spread of'}"
+                     f" {runner} ({mean_std(stats[runner].tolist())})")
+        base = stats.get(bench.backbone)
+        if base is not None:
+            others = [m for m in ranked if m != bench.backbone]
+            beyond = [m for m in others if beyond_spread(stats[m], base)]
+            listed = {sign: ", ".join(f"{m} ({stats[m].mean() - base.mean():+.4f})" for m in beyond
+                                      if sign * (stats[m].mean() - base.mean()) > 0) or "none" for sign in (1, -1)}
+            within = [m for m in others if m not in beyond]
+            text += (f". Above {bench.backbone} beyond the spread: {listed[1]}. Below it: {listed[-1]}. "
+                     f"Within it: {', '.join(within) or 'none'}.")
+        lines.append(text)
+    return lines
+
+
 def denoising_table(results: pd.DataFrame) -> list[str]:
-    lines = ["| method | noise | what it measures | on injected edges | on clean edges |", "|---|---|---|---|---|"]
+    lines = ["| dataset | method | noise | what it measures | on injected edges | on clean edges |",
+             "|---|---|---|---|---|---|"]
     measures = (
         ("denoise/dropped_share_injected", "denoise/dropped_share_clean", "share of batches the edge was dropped from"),
         ("denoise/mean_weight_injected", "denoise/mean_weight_clean", "mean loss weight"),
     )
-    for (method, kind, ratio), group in results.groupby(["method", "noise_kind", "noise_ratio"]):
+    for (dataset, method, noise), group in results.groupby(["dataset", "method", "noise"], sort=False):
+        where = f"| {dataset} | {method} | {noise_label(noise)} |"
         for injected, clean, text in measures:
             if injected in group and group[injected].notna().any():
-                lines.append(f"| {method} | {kind} {ratio:.0%} | {text} | {group[injected].mean():.3f} | "
-                             f"{group[clean].mean():.3f} |")
+                lines.append(f"{where} {text} | {group[injected].mean():.3f} | {group[clean].mean():.3f} |")
         if "denoise/injected_candidates" in group and group["denoise/injected_candidates"].notna().any():
-            row = group.iloc[0]
+            row = group.dropna(subset=["denoise/injected_candidates"]).iloc[0]
             lines.append(
-                f"| {method} | {kind} {ratio:.0%} | judge removals among its candidates | "
+                f"{where} judge removals among its candidates | "
                 f"{row['denoise/injected_removed']:.0f} of {row['denoise/injected_candidates']:.0f} "
                 f"({row['denoise/injected_in_train']:.0f} injected in train) | "
                 f"{row['denoise/clean_removed']:.0f} of {row['denoise/clean_candidates']:.0f} |")
@@ -180,41 +272,52 @@ def denoising_table(results: pd.DataFrame) -> list[str]:
 
 
 def efficiency_table(results: pd.DataFrame, work: dict) -> list[str]:
-    lines = ["| method | s / epoch | best epoch | total s / run | LM calls | LM tokens |", "|---|---|---|---|---|---|"]
-    for method, group in results.groupby("method", sort=False):
+    lines = ["| dataset | method | s / epoch | best epoch | total s / run | LM calls | LM tokens |",
+             "|---|---|---|---|---|---|---|"]
+    for (dataset, method), group in results.dropna(subset=["run_id"]).groupby(["dataset", "method"], sort=False):
         calls = tokens = 0
         for split_id in group.split_id.dropna().unique():
             for kind in LLM_METHODS.get(method, ()):
                 calls += work[split_id][kind]["calls"]
                 tokens += work[split_id][kind]["tokens"]
         per_epoch = group.seconds_per_epoch.mean() if "seconds_per_epoch" in group else float("nan")
-        lines.append(f"| {method} | {per_epoch:.2f} | {group.best_epoch.mean():.0f} | "
+        lines.append(f"| {dataset} | {method} | {per_epoch:.2f} | {group.best_epoch.mean():.0f} | "
                      f"{group.total_seconds.mean():.0f} | {calls} | {tokens} |")
     return lines
 
 
 def plot_robustness(results: pd.DataFrame, bench: BenchConfig, path: Path) -> None:
+    """One panel per (dataset, metric): the metric against the noise ratio, a line per method and noise
+    kind (random solid, realistic dashed), each starting from the clean split."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = list(product(bench.noise_kinds, bench.metrics))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
-    for ax, (kind, metric) in zip(axes[0], panels):
-        column = f"test/{metric}"
-        for method in bench.methods:
-            subset = results[(results.method == method) & (results.noise_kind == kind)]
-            if column not in subset or subset[column].isna().all():
-                continue
-            stats = subset.groupby("noise_ratio")[column].agg(["mean", "std"]).reset_index()
-            ax.errorbar(stats.noise_ratio * 100, stats["mean"], yerr=stats["std"].fillna(0), marker="o",
-                        capsize=3, label=method)
-        ax.set_xlabel(f"{kind} noise (% of training edges)")
-        ax.set_ylabel(f"test {metric}")
-        ax.grid(alpha=0.3)
+    parsed = {noise: parse_noise(noise) for noise in bench.noise}
+    kinds = sorted({kind for kind, ratio in parsed.values() if ratio > 0})
+    colours = {method: f"C{k % 10}" for k, method in enumerate(bench.methods)}
+    fig, axes = plt.subplots(len(bench.datasets), len(bench.metrics), figsize=(5.6 * len(bench.metrics),
+                             4 * len(bench.datasets)), squeeze=False)
+    for row, dataset in enumerate(bench.datasets):
+        for ax, metric in zip(axes[row], bench.metrics):
+            for method, kind in product(bench.methods, kinds):
+                points = [(ratio, values(results, dataset, noise, method, metric))
+                          for noise, (k, ratio) in parsed.items() if ratio == 0 or k == kind]
+                points = sorted((ratio, v.mean(), v.std() if len(v) > 1 else 0.0) for ratio, v in points if len(v))
+                if len(points) < 2:
+                    continue
+                xs, ys, errors = zip(*points)
+                ax.errorbar([x * 100 for x in xs], ys, yerr=errors, marker="o", capsize=3, color=colours[method],
+                            linestyle="-" if kind == "random" else "--",
+                            label=method if kind == kinds[0] else None)
+            ax.set_title(f"{dataset}: test {metric}", fontsize=10)
+            ax.set_xlabel("injected noise (% of training edges; " + ", ".join(
+                f"{k} {'solid' if k == 'random' else 'dashed'}" for k in kinds) + ")")
+            ax.set_ylabel(f"test {metric}")
+            ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{bench.dataset}: robustness to injected noise (mean ± std over {len(bench.seeds)} seeds)")
+    fig.suptitle(f"Robustness to injected noise (mean ± std over {len(bench.seeds)} seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -223,18 +326,28 @@ def plot_robustness(results: pd.DataFrame, bench: BenchConfig, path: Path) -> No
 def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command: str) -> Path:
     plot = bench.out.with_suffix(".png")
     plot_robustness(results, bench, plot)
-    missing = int(results.run_id.isna().sum())
+    missing = results[results.run_id.isna()]
+    missing_text = ""
+    if len(missing):
+        groups = missing.groupby(["dataset", "method"], sort=False).noise.unique()
+        missing_text = (f" **{len(missing)} cells are missing** (not run yet): "
+                        + "; ".join(f"{dataset} {method} at {', '.join(noise_label(n) for n in noises)}"
+                                    for (dataset, method), noises in groups.items())
+                        + ". The command trains them and reads every finished cell back from the store.")
     lines = [
-        f"# Benchmark: {bench.dataset}, {bench.backbone} backbone",
+        f"# Benchmark: {', '.join(bench.datasets)}, {bench.backbone} backbone",
         "",
-        f"Command: `{command}`. Each cell is a `python -m recsys.train` run on the same split per noise "
-        "setting, validated on Recall@20 every epoch with patience 20; test metrics at the best validation "
-        f"epoch, mean ± std over training seeds {bench.seeds}."
-        + (f" **{missing} cells are missing** (not run yet): the command trains them and reads every "
-           "finished cell back from the store." if missing else ""),
+        f"Command: `{command}`. Each cell is a `python -m recsys.train` run on the same split per dataset and "
+        "noise setting, validated on Recall@20 every epoch with patience 20; test metrics at the best validation "
+        f"epoch, mean ± std over training seeds {bench.seeds}. Bold: the best mean of a column. ▲ / ▼: above / "
+        f"below {bench.backbone} on the same split by more than the sum of the two seed stds." + missing_text,
         "",
-        *metric_table(results, bench),
-        "",
+    ]
+    for dataset in bench.datasets:
+        lines += [f"## {dataset}", "", *metric_table(results, bench, dataset), "",
+                  f"Which {bench.spread_metric} differences exceed the seed spread:", "",
+                  *spread_reading(results, bench, dataset), ""]
+    lines += [
         f"![noise robustness]({plot.name})",
         "",
         "## What the denoisers did to injected and clean edges",
@@ -244,9 +357,9 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         "## Efficiency",
         "",
         ("Seconds on this machine's 2-core CPU; runs that shared it with another job (an LM stage, the tests) "
-         "took up to about twice as long, so compare seconds within a factor of two. LM calls and tokens are the stored LM work each method reads, "
-         "summed over the noise settings: it is made once per split and reused by every seed, and work that "
-         "methods share (the user profiles) counts for each of them. "
+         "took up to about twice as long, so compare seconds within a factor of two. LM calls and tokens are the "
+         "stored LM work each method reads, summed over the noise settings: it is made once per split and reused "
+         "by every seed, and work that methods share (the user profiles) counts for each of them. "
          + "; ".join(f"{method}: {', '.join(kinds)}" for method, kinds in LLM_METHODS.items()) + "."),
         "",
         *efficiency_table(results, work),

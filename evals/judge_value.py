@@ -32,9 +32,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import mean_std
-from evals.bench import read_results, train_or_read
+from evals.bench import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
 from recsys.cli import run_cli
 from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.stages.lab import LAB_FILE, write_lab
 from recsys.train import TrainConfig
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -55,7 +56,7 @@ class JudgeValueConfig(BaseSettings):
 
     datasets: list[str] = Field(["ml-100k"], description="Datasets (python -m recsys.train --dataset).")
     noise: list[str] = Field(["random:0.2", "random:0.4", "realistic:0.2"],
-                             description="Noise settings as kind:ratio.")
+                             description=NOISE_HELP)
     accuracies: list[float] = Field([0.5, 0.6, 0.7, 0.8, 0.9, 1.0], description="Simulated judge accuracies p.")
     seeds: list[int] = Field([0, 1, 2], description="Training seeds (the simulated judge's draws follow them).")
     methods: list[str] = Field(["clean", "lightgcn", "dns", "tce", "lightgcn_edited", "llmhni"],
@@ -71,17 +72,12 @@ class JudgeValueConfig(BaseSettings):
     out: Path = Field(EVALS_DIR / "judge_value.md", description="The markdown report; the PNG goes beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
+    lab: Path | None = Field(LAB_FILE, description="Where the break-even accuracies go, merged by dataset and "
+                             "noise setting; the full model's judge gate reads them (unset: not written).")
     notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
                                "(kept in its own file so that regenerating the report keeps it).")
 
-    @field_validator("noise")
-    @classmethod
-    def _noise(cls, values: list[str]) -> list[str]:
-        for value in values:
-            kind, _, ratio = value.partition(":")
-            if kind not in ("random", "realistic") or not ratio or not 0 <= float(ratio) < 1:
-                raise ValueError(f"noise {value!r}: write kind:ratio, e.g. random:0.2 or realistic:0.2")
-        return values
+    _noise = field_validator("noise")(check_noise)
 
     @field_validator("methods")
     @classmethod
@@ -93,11 +89,6 @@ class JudgeValueConfig(BaseSettings):
 
     def cli_cmd(self) -> None:
         sys.exit(main(self))
-
-
-def parse_noise(value: str) -> tuple[str, float]:
-    kind, _, ratio = value.partition(":")
-    return kind, float(ratio)
 
 
 def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, seed: int,
@@ -146,6 +137,17 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
                  + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "") + f" seed {cell['seed']}")
         cell["run_id"] = train_or_read(store, config, label, grid.run, console)
     return pd.DataFrame(cells)
+
+
+def trained_dataset_ids(store: Path, results: pd.DataFrame) -> dict[str, str]:
+    """The store's dataset id of each dataset argument the grid trained on."""
+    splits = results.dropna(subset=["split_id"]).drop_duplicates("dataset") if "split_id" in results else results[:0]
+    if not len(splits):
+        return {}
+    with Store(store).connect() as con:
+        ids = dict(con.execute("SELECT split_id, dataset_id FROM splits WHERE split_id IN ?",
+                               [splits.split_id.tolist()]).fetchall())
+    return {row.dataset: ids[row.split_id] for row in splits.itertuples() if row.split_id in ids}
 
 
 def real_judges(path: Path, datasets: list[str]) -> pd.DataFrame:
@@ -238,8 +240,10 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
             headline["closed"] = (float(oracle.iloc[0]) - noisy) / gap if abs(gap) > 1e-12 else float("nan")
         if refs.get("oracle_all") is not None:
             headline["ceiling"] = (refs["oracle_all"] - noisy) / gap if abs(gap) > 1e-12 else float("nan")
+    complete = lambda points: len(points) == len(grid.accuracies)  # a break-even needs the whole curve
     if noisy is not None:
         headline["break_even"] = crossing(edited, noisy)
+        headline["break_even_complete"] = complete(edited)
     full_oracle = full.loc[full.accuracy == 1.0, "mean"]
     if len(full_oracle):
         headline["llmhni_oracle"] = float(full_oracle.iloc[0])
@@ -247,6 +251,7 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
             headline["llmhni_closed"] = (float(full_oracle.iloc[0]) - noisy) / (clean - noisy)
     if refs.get("llmhni_noedit") is not None:
         headline["llmhni_break_even"] = crossing(full, refs["llmhni_noedit"])
+        headline["llmhni_break_even_complete"] = complete(full)
     lines.append("")
     placed = judges[judges.dataset == dataset] if len(judges) else judges
     if len(placed):
@@ -276,6 +281,27 @@ def reading(headlines: list[dict]) -> list[str]:
                      f"{f(h.get('llmhni_oracle'))} | {f(h.get('llmhni_closed'), '.0%')} | {f(h.get('dns'))} | "
                      f"{f(diff, '+.4f')} | {f(h.get('llmhni_break_even'), '.2f')} |")
     return lines
+
+
+def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict[str, str], command: str
+                ) -> list[dict]:
+    """The break-even table the full model's gate reads (:mod:`recsys.stages.lab`): one entry per
+    setting whose curve is complete, keyed by the dataset id the runs trained on."""
+    entries = []
+    for h in headlines:
+        if h["dataset"] not in dataset_ids:
+            continue
+        kind, ratio = parse_noise(h["noise"])
+        entry = {"dataset_id": dataset_ids[h["dataset"]], "noise_kind": kind, "noise_ratio": ratio,
+                 "candidate_share": grid.share, "accuracies": grid.accuracies, "seeds": grid.seeds,
+                 "metric": grid.metric, "command": command, "store": str(grid.store)}
+        for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even")):
+            if h.get(f"{key}_complete"):
+                entry[curve] = h[key]
+                entry[f"{curve}_at_grid_floor"] = h[key] is not None and h[key] <= min(grid.accuracies)
+        if "llmhni" in entry or "bpr_on_g_prime" in entry:
+            entries.append(entry)
+    return entries
 
 
 def plot(results: pd.DataFrame, grid: JudgeValueConfig, judges: pd.DataFrame, path: Path) -> None:
@@ -319,7 +345,8 @@ def plot(results: pd.DataFrame, grid: JudgeValueConfig, judges: pd.DataFrame, pa
     plt.close(fig)
 
 
-def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataFrame, command: str) -> Path:
+def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataFrame, command: str,
+                 dataset_ids: dict[str, str] | None = None) -> Path:
     png = grid.out.with_suffix(".png")
     plot(results, grid, judges, png)
     sections, headlines = [], []
@@ -377,6 +404,11 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
                      "--dataset NAME` measures one (and the full model's judge gate reads it); "
                      "[evals/judge.md](judge.md) reports the embedded judges' balanced accuracy between 0.47 and "
                      "0.54 on ml-100k (10% realistic noise labeled set), which is left of every curve here.")
+    entries = lab_entries(grid, headlines, dataset_ids or {}, command)
+    if grid.lab is not None and entries:
+        write_lab(entries, grid.lab)
+        lines += ["", f"The break-even accuracies of the complete curves went to `{grid.lab.name}`, which the full "
+                  "model's judge gate reads for these datasets and noise settings (`--gate-lab`)."]
     if grid.notes is not None:
         lines += ["", grid.notes.read_text().rstrip()]
     grid.out.write_text("\n".join(lines) + "\n")
@@ -389,7 +421,7 @@ def main(grid: JudgeValueConfig) -> int:
     results = read_results(Store(grid.store), cells)
     judges = real_judges(grid.judges_store, grid.datasets)
     command = "python -m evals.judge_value " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
-    path = write_report(grid, results, judges, command)
+    path = write_report(grid, results, judges, command, trained_dataset_ids(grid.store, results))
     console.print(f"wrote {path} and {path.with_suffix('.png')}")
     return 0
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from evals.bench import BenchConfig, main
+import pandas as pd
+import pytest
+
+from evals.bench import BenchConfig, beyond_spread, main, noise_label, parse_noise
 from evals.bench_scale import ScaleConfig
 from evals.bench_scale import main as scale_main
 from tests.conftest import query
 
 
 def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
-    bench = BenchConfig(dataset=str(ratings_csv), methods=["lightgcn", "tce", "rce"], noise_ratios=[0.0, 0.2],
+    bench = BenchConfig(datasets=[str(ratings_csv)], methods=["lightgcn", "tce", "rce"],
+                        noise=["random:0", "realistic:0.2"],
                         seeds=[0, 1], set=["epochs=2", "tce_num_gradual=2"], store=tmp_path / "s.duckdb",
                         out=tmp_path / "bench.md")
     assert main(bench) == 0
@@ -18,9 +22,25 @@ def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
     report = bench.out.read_text()
     assert "| tce |" in report and "share of batches the edge was dropped from" in report
     assert "mean loss weight" in report and (tmp_path / "bench.png").stat().st_size > 0
+    assert "Which recall@20 differences exceed the seed spread" in report and "- **clean 0%**: best " in report
 
     assert main(bench) == 0  # a re-run reads every cell back instead of training it again
     assert query(bench.store, "SELECT count(*) FROM runs")[0][0] == 12
+
+
+def test_a_difference_counts_only_beyond_the_sum_of_the_seed_stds():
+    a, b = pd.Series([0.30, 0.31, 0.32]), pd.Series([0.27, 0.28, 0.29])  # std 0.01 each, 0.03 apart
+    assert beyond_spread(a, b) and beyond_spread(b, a)
+    assert not beyond_spread(a, b + 0.015)  # 0.015 apart: within 0.02
+    assert not beyond_spread(a, pd.Series([0.1]))  # one seed has no spread to compare with
+
+
+def test_noise_settings_are_kind_colon_ratio():
+    assert parse_noise("random:0.4") == ("random", 0.4) and noise_label("realistic:0") == "clean 0%"
+    for bad in ("rand:0.2", "random", "random:1", "random:x"):
+        with pytest.raises(ValueError, match="write kind:ratio"):
+            parse_noise(bad)
+
 
 def test_unknown_methods_are_an_error(tmp_path):
     bench = BenchConfig(methods=["nope"], store=tmp_path / "s.duckdb", out=tmp_path / "b.md")
@@ -28,7 +48,7 @@ def test_unknown_methods_are_an_error(tmp_path):
 
 
 def test_scale_projects_a_run_from_the_reference_epochs(ratings_csv, tmp_path):
-    reference = BenchConfig(dataset=str(ratings_csv), methods=["lightgcn", "dns"], noise_ratios=[0.1], seeds=[0],
+    reference = BenchConfig(datasets=[str(ratings_csv)], methods=["lightgcn", "dns"], noise=["realistic:0.1"], seeds=[0],
                             set=["epochs=3"], store=tmp_path / "ref.duckdb", out=tmp_path / "bench.md")
     assert main(reference) == 0
     dataset_id = query(reference.store, "SELECT dataset_id FROM splits")[0][0]

@@ -7,6 +7,7 @@ import pytest
 from evals.judge_value import JudgeValueConfig, cell_config, crossing, main, real_judges
 from judge.quality import stored_judge_accuracy
 from recsys.data.store import Store
+from recsys.stages.lab import read_lab
 from tests.conftest import query, synthetic_ratings
 
 
@@ -20,7 +21,7 @@ def ratings(tmp_path):
 def grid(tmp_path, ratings, **overrides) -> JudgeValueConfig:
     base = dict(datasets=[str(ratings)], noise=["random:0.2"], accuracies=[0.5, 1.0], seeds=[0],
                 methods=["clean", "lightgcn", "lightgcn_edited"], share=1.0, store=tmp_path / "grid.duckdb",
-                judges_store=tmp_path / "none.duckdb", out=tmp_path / "judge_value.md",
+                judges_store=tmp_path / "none.duckdb", out=tmp_path / "judge_value.md", lab=tmp_path / "lab.json",
                 set=["epochs=3", "batch_size=256", "patience=5"])
     return JudgeValueConfig(**(base | overrides))
 
@@ -48,6 +49,10 @@ def test_the_grid_trains_each_cell_once_and_writes_its_report(tmp_path, ratings)
     assert "cells are missing" not in text and config.out.with_suffix(".png").exists()
     assert main(config) == 0  # a second run reads every cell back
     assert query(config.store, "SELECT count(*) FROM runs")[0][0] == 5
+    dataset_id = query(config.store, "SELECT DISTINCT dataset_id FROM splits")[0][0]
+    entry, = read_lab(config.lab)  # the complete BPR-on-G' curve's break-even, for the gate
+    assert entry["dataset_id"] == dataset_id and (entry["noise_kind"], entry["noise_ratio"]) == ("random", 0.2)
+    assert "llmhni" not in entry and (entry["bpr_on_g_prime"] is None or 0.5 <= entry["bpr_on_g_prime"] <= 1.0)
     notes = tmp_path / "notes.md"
     notes.write_text("## Reading by hand\n\nkept across regenerations\n")
     reported = grid(tmp_path, ratings, accuracies=[0.5, 0.8, 1.0], run=False, notes=notes)

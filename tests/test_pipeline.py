@@ -216,3 +216,23 @@ def test_plain_bpr_trains_on_the_judge_edited_graph(tmp_path, ratings, fake):
     plain_id, _, _ = run_with_report(config(tmp_path, ratings, fake, model="lightgcn"))
     hashes = query(cfg.store, "SELECT config_hash FROM runs WHERE run_id IN (?, ?)", [run_id, plain_id])
     assert len({h for h, in hashes}) == 2
+
+
+def test_the_gate_reads_the_labs_break_even_for_its_dataset_and_noise(tmp_path, ratings, fake, monkeypatch):
+    from recsys.stages import lab
+
+    monkeypatch.setattr(lab, "LAB_FILE", tmp_path / "break_even.json")
+    fixed = simulated(tmp_path, ratings, fake, judge_accuracy=0.6, gate_break_even=0.8)
+    _, _, report = run_with_report(fixed)  # no lab entry: the fixed 0.8 keeps a 0.6 judge out
+    assert report.metrics["denoise"]["gate_open"] == 0.0 and "the lab has no break-even" in report.notes["graph edit"]
+    dataset_id = query(fixed.store, "SELECT DISTINCT dataset_id FROM splits")[0][0]
+    lab.write_lab([{"dataset_id": dataset_id, "noise_kind": fixed.noise_kind, "noise_ratio": fixed.noise_ratio,
+                    "llmhni": 0.55, "bpr_on_g_prime": None}])
+    _, _, report = run_with_report(fixed)  # the lab measured that this model pays from 0.55 here
+    assert report.metrics["denoise"]["gate_open"] == 1.0 and report.metrics["denoise"]["gate_break_even"] == 0.55
+    _, _, report = run_with_report(simulated(tmp_path, ratings, fake, judge_accuracy=0.6, gate_lab=False))
+    assert report.metrics["denoise"]["gate_open"] == 0.0  # --no-gate-lab: the fixed value again
+    bpr = simulated(tmp_path, ratings, fake, judge_accuracy=0.9, model="lightgcn", edit_graph=True)
+    _, _, report = run_with_report(bpr)  # plain BPR's curve never paid in this lab: only a perfect judge edits
+    assert report.metrics["denoise"]["gate_break_even"] == 1.0 and report.metrics["denoise"]["gate_open"] == 0.0
+    assert "never paid" in report.notes["graph edit"]

@@ -28,7 +28,7 @@ def run(config, console) -> tuple:
         programs = stages.programs()
         stages.profiles(data.split_id, programs, kinds=("user",), judged_users=stages.judged_users(candidate_set))
         stages.verdicts(candidate_set, programs)
-    g_prime = stages.graph_edit(data, candidate_set, programs)
+    g_prime = stages.graph_edit(data, candidate_set, programs, lab_curve="bpr_on_g_prime")
     optim = config.optim_config()
     torch.manual_seed(config.training_seed)
     model = build_model(data, config.backbone, optim)

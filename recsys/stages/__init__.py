@@ -54,6 +54,7 @@ from recsys.denoising.semantic import (
     ranking_auc,
     train_projector,
 )
+from recsys.stages import lab
 from recsys.training.runs import record_training
 from recsys.training.trainer import TrainResult, build_model, fit
 
@@ -86,6 +87,7 @@ class JudgeGate:
     break_even: float
     forced: bool = False
     source: str = ""
+    break_even_source: str = "--gate-break-even"
 
     @property
     def passes(self) -> bool:
@@ -102,7 +104,7 @@ class JudgeGate:
                     "--dataset ...` with this LM and prompt)")
         else:
             text = (f"judge balanced accuracy {self.accuracy:.3f} ({self.source}) "
-                    f"{'>=' if self.passes else '<'} break-even {self.break_even:.2f}")
+                    f"{'>=' if self.passes else '<'} break-even {self.break_even:.2f} ({self.break_even_source})")
         return text + ("; --force-edit" if self.forced and not self.passes else "")
 
     def metrics(self) -> dict[str, float]:
@@ -309,7 +311,10 @@ class Stages:
                 "SELECT DISTINCT user_idx FROM candidates WHERE candidate_set = ? "
                 "AND kind IN ('low_score_positive', 'high_score_negative') ORDER BY user_idx", [candidate_set]).fetchall()]
 
-    def graph_edit(self, data: SplitData, candidate_set: str | None, programs) -> torch.Tensor:
+    def graph_edit(self, data: SplitData, candidate_set: str | None, programs, lab_curve: str = "llmhni"
+                   ) -> torch.Tensor:
+        """G' from the judge's decisions on ``candidate_set``, if the gate (read against the lab's
+        ``lab_curve``, :mod:`recsys.stages.lab`) lets the judge edit; else G = G'."""
         from judge.lm import lm_identity
         from judge.programs import is_hard
         from judge.records import missing_verdict_pairs
@@ -334,7 +339,7 @@ class Stages:
             if config.judge in GROUND_TRUTH_JUDGES:
                 self.note("judge", f"analysis judge: --judge {config.judge} reads the injected-noise flags "
                                    "(ground truth); its result is a bound, not what a real judge achieves.")
-            gate = self.judge_gate(data, programs)
+            gate = self.judge_gate(data, programs, lab_curve)
             if missing and gate.open and not config.allow_partial:  # issue 15: never edit from a partial judge
                 raise IncompleteJudge(
                     f"the judge is incomplete: {missing} candidate pairs lack an ok verdict from both views "
@@ -360,10 +365,11 @@ class Stages:
                                     f"edges, added {counts['edges_added']}; G' has {counts['edges_in_g_prime']}")
             return g_prime
 
-    def judge_gate(self, data: SplitData, programs) -> JudgeGate:
+    def judge_gate(self, data: SplitData, programs, lab_curve: str = "llmhni") -> JudgeGate:
         """The judge's balanced accuracy against the break-even: measured on the dataset's labeled
         pairs (stored verdicts of this LM and prompt, :func:`judge.quality.stored_judge_accuracy`), or
-        known for the analysis judges ((tpr + tnr) / 2; the oracle is 1)."""
+        known for the analysis judges ((tpr + tnr) / 2; the oracle is 1). The break-even is the lab's for
+        this dataset and noise setting where it has one (--gate-lab), else --gate-break-even."""
         config = self.config
         accuracy, source = None, ""
         if config.judge in GROUND_TRUTH_JUDGES:
@@ -378,7 +384,16 @@ class Stages:
             if measured is not None:
                 accuracy = measured["balanced_accuracy"]
                 source = f"{measured['n_pairs']} labeled pairs of {measured['label_set']}"
-        return JudgeGate(accuracy, config.gate_break_even, config.force_edit, source)
+        break_even, break_even_source = config.gate_break_even, "--gate-break-even"
+        if config.gate_lab:
+            measured_break_even = lab.lab_break_even(data.dataset_id, config.noise_kind, config.noise_ratio,
+                                                     lab_curve)
+            if measured_break_even is not None:
+                break_even, break_even_source = measured_break_even
+            else:
+                break_even_source += ("; the lab has no break-even for this dataset and noise setting "
+                                      f"({lab.LAB_FILE.name})")
+        return JudgeGate(accuracy, break_even, config.force_edit, source, break_even_source)
 
     def record_confusion(self, data: SplitData, candidate_set: str, decisions: pd.DataFrame, counts: dict) -> None:
         """What the decisions did to injected and clean candidates, for the run's metrics and the summary."""

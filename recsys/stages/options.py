@@ -98,8 +98,14 @@ class JudgeOptions(BaseModel):
     judge_rule: HardRule = Field("both_high", description="How the two views' labels make a pair hard.")
     gate_break_even: float = Field(
         0.8, ge=0, le=1, description="The judge gate: below this balanced accuracy on the dataset's labeled "
-        "pairs the judge does not edit the graph (G' = G). 0.8 was measured on ml-100k with 20% random noise "
+        "pairs the judge does not edit the graph (G' = G), where the lab has no break-even for the dataset and "
+        "noise setting (see --gate-lab). 0.8: plain BPR on G' paid from 0.77 on ml-100k with 20% random noise "
         "(evals/judge_value.md)."
+    )
+    gate_lab: bool = Field(
+        True, description="Gate at the break-even accuracy the judge-value lab measured for this dataset and "
+        "noise setting (evals/break_even.json, written by python -m evals.judge_value) where it has one; "
+        "--no-gate-lab always uses --gate-break-even."
     )
     force_edit: bool = Field(False, description="Edit the graph with the judge's decisions even below the gate.")
     allow_partial: bool = Field(

@@ -55,7 +55,7 @@ LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "encoding": "utf-8", "delimiter": 
                         "llmhd_dislike_score": 3, "llmhd_rounds": 1, "hnlmrec_negatives": 10, "hnlmrec_share": 0.2,
                         "judge_accuracy": None, "judge_tpr": None, "judge_tnr": None, "judge_seed": None,
                         "judge_users": None, "candidate_share": None, "candidate_budget": 300,
-                        "gate_break_even": 0.8, "force_edit": False, "edit_graph": False,
+                        "gate_break_even": 0.8, "gate_lab": True, "force_edit": False, "edit_graph": False,
                         "pool_candidates": 1,
                         # issue 15: per-call timeout (no effect on results), the LM identity override,
                         # and leave to edit the graph from a partial judge

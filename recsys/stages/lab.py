@@ -1,0 +1,65 @@
+"""The judge gate's break-even accuracies, as the judge-value lab measured them.
+
+`python -m evals.judge_value` writes one entry per (dataset, noise setting) to ``evals/break_even.json``:
+the simulated-judge accuracy p at which each curve starts to pay (the full model against its own
+G' = G run, plain BPR on G' against the noisy backbone). The full model's gate reads the entry of the
+dataset and noise setting it trains on; where the lab has none (a user's own data, a setting not in
+the grid) it keeps the fixed ``--gate-break-even``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+LAB_FILE = Path(__file__).resolve().parents[2] / "evals" / "break_even.json"
+# Which lab curve a method's graph edit is read against.
+CURVES = ("llmhni", "bpr_on_g_prime")
+
+
+def entry_key(entry: dict) -> tuple[str, str, float]:
+    return entry["dataset_id"], entry["noise_kind"], round(float(entry["noise_ratio"]), 6)
+
+
+def read_lab(path: Path | None = None) -> list[dict]:
+    """The lab's entries (of ``path``, default :data:`LAB_FILE`); none where the file is missing or
+    unreadable (the gate then says so)."""
+    try:
+        entries = json.loads(Path(path or LAB_FILE).read_text())["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and {"dataset_id", "noise_kind", "noise_ratio"} <= set(e)]
+
+
+def write_lab(entries: list[dict], path: Path | None = None) -> Path:
+    """Merge ``entries`` into the file (a new entry replaces the one of its dataset and noise setting)."""
+    merged = {entry_key(e): e for e in read_lab(path)}
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    merged |= {entry_key(e): e | {"written_at": stamp} for e in entries}
+    path = Path(path or LAB_FILE)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"entries": sorted(merged.values(), key=entry_key)}, indent=1) + "\n")
+    tmp.replace(path)  # a reader never sees half a file
+    return path
+
+
+def lab_break_even(dataset_id: str, noise_kind: str, noise_ratio: float, curve: str,
+                   path: Path | None = None) -> tuple[float, str] | None:
+    """(break-even, where it comes from) for ``curve`` on this dataset and noise setting, or None.
+
+    A curve that never paid in the grid (not even at p = 1) gives 1.0: only a perfect judge edits.
+    A curve already paying at the grid's lowest p gives that p (the true break-even may be lower)."""
+    if curve not in CURVES:
+        raise ValueError(f"unknown lab curve {curve!r}; one of {CURVES}")
+    key, path = (dataset_id, noise_kind, round(float(noise_ratio), 6)), Path(path or LAB_FILE)
+    for entry in read_lab(path):
+        if entry_key(entry) != key or curve not in entry:
+            continue
+        value, floor = entry[curve], entry.get(f"{curve}_at_grid_floor", False)
+        setting = f"{noise_kind} {noise_ratio:.0%}"
+        if value is None:
+            return 1.0, f"the lab's {curve} curve never paid on {dataset_id} at {setting} ({path.name})"
+        return float(value), (f"the lab's {curve} break-even on {dataset_id} at {setting}"
+                              + (" (already paying at the grid's lowest p)" if floor else "") + f" ({path.name})")
+    return None

@@ -91,6 +91,8 @@ class BenchConfig(BaseSettings):
     out: Path = Field(EVALS_DIR / "bench.md", description="The markdown report; plots go beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
+    notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
+                               "(kept in its own file so that regenerating the report keeps it).")
 
     _noise = field_validator("noise")(check_noise)
 
@@ -365,6 +367,8 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         *efficiency_table(results, work),
         "",
     ]
+    if bench.notes is not None:
+        lines += [bench.notes.read_text().rstrip(), ""]
     bench.out.write_text("\n".join(lines))
     return bench.out
 

@@ -10,7 +10,7 @@ the grid) it keeps the fixed ``--gate-break-even``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 LAB_FILE = Path(__file__).resolve().parents[2] / "evals" / "break_even.json"
@@ -35,7 +35,7 @@ def read_lab(path: Path | None = None) -> list[dict]:
 def write_lab(entries: list[dict], path: Path | None = None) -> Path:
     """Merge ``entries`` into the file (a new entry replaces the one of its dataset and noise setting)."""
     merged = {entry_key(e): e for e in read_lab(path)}
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     merged |= {entry_key(e): e | {"written_at": stamp} for e in entries}
     path = Path(path or LAB_FILE)
     tmp = path.with_suffix(".tmp")

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import mean_std
+from evals.ledger import export_cells, extra_records, ledger_path, read_into
 from recsys.cli import run_cli
 from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.train import MODELS, TrainConfig, run_with_report
@@ -91,6 +92,8 @@ class BenchConfig(BaseSettings):
     out: Path = Field(EVALS_DIR / "bench.md", description="The markdown report; plots go beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
+    ledger: bool = Field(True, description="Read the committed cell record beside the report (REPORT.cells.jsonl) "
+                         "into the store first, so its cells count as stored, and write this report's cells to it.")
     notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
                                "(kept in its own file so that regenerating the report keeps it).")
 
@@ -129,6 +132,14 @@ def train_or_read(store: Store, config: TrainConfig, label: str, run: bool, cons
     else:
         console.print(f"{label}: {'stored' if run_id else 'missing'}")
     return run_id
+
+
+def with_recorded_work(work: dict, ledger: Path) -> dict:
+    """A split's LM work from the ledger where the store holds none of it (a fresh store: the runs came
+    from the ledger, the profiles and verdicts they read did not)."""
+    recorded = {r["key"][0]: r["work"] for r in extra_records(ledger, "lm_work")}
+    return {split_id: recorded.get(split_id, kinds) if not any(k["calls"] for k in kinds.values()) else kinds
+            for split_id, kinds in work.items()}
 
 
 def run_matrix(bench: BenchConfig, console: Console) -> pd.DataFrame:
@@ -379,10 +390,17 @@ def main(bench: BenchConfig) -> int:
     if unknown:
         console.print(f"[red]error:[/] unknown methods {unknown}; choose from {', '.join(MODELS)}")
         return 2
+    store, ledger = Store(bench.store), ledger_path(bench.out)
+    if bench.ledger:
+        read_into(store, ledger, console)
     cells = run_matrix(bench, console)
-    store = Store(bench.store)
     results = read_results(store, cells)
     work = lm_work(store, [s for s in results.split_id.dropna().unique()])
+    if bench.ledger:
+        work = with_recorded_work(work, ledger)
+        export_cells(store, ledger, cells.run_id, [
+            {"kind": "lm_work", "key": [split_id], "work": kinds} for split_id, kinds in work.items()
+            if any(k["calls"] for k in kinds.values())])
     # --no-run only reports: the command that reproduces the report (and trains what is missing) omits it
     command = "python -m evals.bench " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
     path = write_report(bench, results, work, command)

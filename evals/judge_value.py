@@ -33,6 +33,7 @@ from rich.console import Console
 
 from evals.backbones import mean_std
 from evals.bench import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
+from evals.ledger import export_cells, extra_records, ledger_path, read_into
 from recsys.cli import run_cli
 from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.stages.lab import LAB_FILE, write_lab
@@ -76,6 +77,9 @@ class JudgeValueConfig(BaseSettings):
                              "noise setting; the full model's judge gate reads them (unset: not written).")
     notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
                                "(kept in its own file so that regenerating the report keeps it).")
+    ledger: bool = Field(True, description="Read the committed cell record beside the report (REPORT.cells.jsonl) "
+                         "into the store first, so its cells count as stored, and write this report's cells (and "
+                         "the real judges it placed) to it.")
 
     _noise = field_validator("noise")(check_noise)
 
@@ -147,7 +151,8 @@ def trained_dataset_ids(store: Path, results: pd.DataFrame) -> dict[str, str]:
     with Store(store).connect() as con:
         ids = dict(con.execute("SELECT split_id, dataset_id FROM splits WHERE split_id IN ?",
                                [splits.split_id.tolist()]).fetchall())
-    return {row.dataset: ids[row.split_id] for row in splits.itertuples() if row.split_id in ids}
+    # a run read from the ledger may have no split row in this store; a split id starts with its dataset id
+    return {row.dataset: ids.get(row.split_id, row.split_id.split("|")[0]) for row in splits.itertuples()}
 
 
 def real_judges(path: Path, datasets: list[str]) -> pd.DataFrame:
@@ -168,6 +173,20 @@ def real_judges(path: Path, datasets: list[str]) -> pd.DataFrame:
         print(f"real judges not read from {path}: {error}", file=sys.stderr)
         return pd.DataFrame(columns=columns)
     return frame[frame.dataset.isin(datasets)][columns] if len(frame) else pd.DataFrame(columns=columns)
+
+
+def judge_key(row: dict) -> list:
+    return [row["dataset"], row["judge"], row["prompt_hash"], row["lm"]]
+
+
+def with_recorded_judges(judges: pd.DataFrame, ledger: Path, datasets: list[str]) -> pd.DataFrame:
+    """The stored judges plus the record's judges the store does not hold (its eval rows were in a lost
+    store), so a measured judge stays placed on a fresh checkout."""
+    have = {tuple(judge_key(row)) for row in judges.to_dict("records")}
+    recorded = [{k: r[k] for k in judges.columns} for r in extra_records(ledger, "judge")
+                if tuple(r["key"]) not in have and r["dataset"] in datasets]
+    return pd.concat([judges, pd.DataFrame(recorded, columns=judges.columns)], ignore_index=True) if recorded \
+        else judges
 
 
 def curve(results: pd.DataFrame, column: str, method: str) -> pd.DataFrame:
@@ -298,6 +317,7 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
         for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even")):
             if h.get(f"{key}_complete"):
                 entry[curve] = h[key]
+                entry[f"{curve}_command"] = command  # the entry's curves may come from different grids
                 entry[f"{curve}_at_grid_floor"] = h[key] is not None and h[key] <= min(grid.accuracies)
         if "llmhni" in entry or "bpr_on_g_prime" in entry:
             entries.append(entry)
@@ -417,9 +437,16 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
 
 def main(grid: JudgeValueConfig) -> int:
     console = Console(stderr=True)
+    store, ledger = Store(grid.store), ledger_path(grid.out)
+    if grid.ledger:
+        read_into(store, ledger, console)
     cells = run_grid(grid, console)
-    results = read_results(Store(grid.store), cells)
+    results = read_results(store, cells)
     judges = real_judges(grid.judges_store, grid.datasets)
+    if grid.ledger:
+        judges = with_recorded_judges(judges, ledger, grid.datasets)
+        export_cells(store, ledger, cells.run_id, [{"kind": "judge", "key": judge_key(row), **row}
+                                                   for row in judges.to_dict("records")])
     command = "python -m evals.judge_value " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
     path = write_report(grid, results, judges, command, trained_dataset_ids(grid.store, results))
     console.print(f"wrote {path} and {path.with_suffix('.png')}")

@@ -8,6 +8,7 @@ import pytest
 from evals.bench import BenchConfig, beyond_spread, main, noise_label, parse_noise
 from evals.bench_scale import ScaleConfig
 from evals.bench_scale import main as scale_main
+from evals.ledger import read_ledger
 from tests.conftest import query
 
 
@@ -26,6 +27,22 @@ def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
 
     assert main(bench) == 0  # a re-run reads every cell back instead of training it again
     assert query(bench.store, "SELECT count(*) FROM runs")[0][0] == 12
+
+    # the committed cell record regenerates the report on a fresh checkout, whose store is gone
+    ledger = tmp_path / "bench.cells.jsonl"
+    assert len(ledger.read_text().splitlines()) == 12
+    fresh = bench.model_copy(update={"store": tmp_path / "fresh.duckdb", "out": tmp_path / "again.md", "run": False})
+    (tmp_path / "again.cells.jsonl").write_text(ledger.read_text())
+    assert main(fresh) == 0
+    assert query(fresh.store, "SELECT count(*) FROM runs")[0][0] == 12
+    assert fresh.out.read_text() == report.replace("bench.png", "again.png")  # the same report, no cell missing
+
+
+def test_a_broken_ledger_line_is_a_clear_error(tmp_path):
+    ledger = tmp_path / "bench.cells.jsonl"
+    ledger.write_text('{"kind": "run"\n')
+    with pytest.raises(ValueError, match=r"bench.cells.jsonl:1: not a JSON record"):
+        read_ledger(ledger)
 
 
 def test_a_difference_counts_only_beyond_the_sum_of_the_seed_stds():

@@ -4,7 +4,16 @@ break-even, real judges read from judge_evals, and the judge gate's measured acc
 import pandas as pd
 import pytest
 
-from evals.judge_value import JudgeValueConfig, cell_config, crossing, main, real_judges
+from evals.judge_value import (
+    JudgeValueConfig,
+    cell_config,
+    crossing,
+    judge_key,
+    main,
+    real_judges,
+    with_recorded_judges,
+)
+from evals.ledger import write_ledger
 from judge.quality import stored_judge_accuracy
 from recsys.data.store import Store
 from recsys.stages.lab import read_lab
@@ -106,3 +115,10 @@ def test_real_judges_come_from_stored_evaluations(tmp_path, ratings):
     judges = real_judges(store.path, [dataset_id])
     assert judges.judge.tolist() == ["llm:dual_judge"] and judges.balanced_accuracy.tolist() == [0.6]
     assert real_judges(tmp_path / "missing.duckdb", [dataset_id]).empty
+
+    # the report's cell record keeps a measured judge placed once the store that measured it is gone
+    ledger = tmp_path / "judge_value.cells.jsonl"
+    write_ledger(ledger, [{"kind": "judge", "key": judge_key(row), **row} for row in judges.to_dict("records")])
+    carried = with_recorded_judges(real_judges(tmp_path / "missing.duckdb", [dataset_id]), ledger, [dataset_id])
+    assert carried.judge.tolist() == ["llm:dual_judge"] and carried.balanced_accuracy.tolist() == [0.6]
+    assert len(with_recorded_judges(judges, ledger, [dataset_id])) == 1  # the store's own row is not doubled

@@ -33,10 +33,12 @@ def read_lab(path: Path | None = None) -> list[dict]:
 
 
 def write_lab(entries: list[dict], path: Path | None = None) -> Path:
-    """Merge ``entries`` into the file (a new entry replaces the one of its dataset and noise setting)."""
+    """Merge ``entries`` into the file, field by field: a grid that completed one curve of a dataset and
+    noise setting replaces that curve's value and keeps the other curve an earlier grid measured."""
     merged = {entry_key(e): e for e in read_lab(path)}
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    merged |= {entry_key(e): e | {"written_at": stamp} for e in entries}
+    for entry in entries:
+        merged[entry_key(entry)] = merged.get(entry_key(entry), {}) | entry | {"written_at": stamp}
     path = Path(path or LAB_FILE)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"entries": sorted(merged.values(), key=entry_key)}, indent=1) + "\n")

@@ -134,11 +134,15 @@ def train_or_read(store: Store, config: TrainConfig, label: str, run: bool, cons
     return run_id
 
 
+def has_lm_work(kinds: dict[str, dict[str, int]]) -> bool:
+    return any(k["calls"] for k in kinds.values())
+
+
 def with_recorded_work(work: dict, ledger: Path) -> dict:
     """A split's LM work from the ledger where the store holds none of it (a fresh store: the runs came
     from the ledger, the profiles and verdicts they read did not)."""
     recorded = {r["key"][0]: r["work"] for r in extra_records(ledger, "lm_work")}
-    return {split_id: recorded.get(split_id, kinds) if not any(k["calls"] for k in kinds.values()) else kinds
+    return {split_id: kinds if has_lm_work(kinds) else recorded.get(split_id, kinds)
             for split_id, kinds in work.items()}
 
 
@@ -400,7 +404,7 @@ def main(bench: BenchConfig) -> int:
         work = with_recorded_work(work, ledger)
         export_cells(store, ledger, cells.run_id, [
             {"kind": "lm_work", "key": [split_id], "work": kinds} for split_id, kinds in work.items()
-            if any(k["calls"] for k in kinds.values())])
+            if has_lm_work(kinds)])
     # --no-run only reports: the command that reproduces the report (and trains what is missing) omits it
     command = "python -m evals.bench " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
     path = write_report(bench, results, work, command)

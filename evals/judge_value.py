@@ -35,6 +35,7 @@ from evals.backbones import mean_std
 from evals.bench import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
 from evals.ledger import export_cells, extra_records, ledger_path, read_into
 from recsys.cli import run_cli
+from recsys.data.split import dataset_id_of
 from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.stages.lab import LAB_FILE, write_lab
 from recsys.train import TrainConfig
@@ -151,8 +152,8 @@ def trained_dataset_ids(store: Path, results: pd.DataFrame) -> dict[str, str]:
     with Store(store).connect() as con:
         ids = dict(con.execute("SELECT split_id, dataset_id FROM splits WHERE split_id IN ?",
                                [splits.split_id.tolist()]).fetchall())
-    # a run read from the ledger may have no split row in this store; a split id starts with its dataset id
-    return {row.dataset: ids.get(row.split_id, row.split_id.split("|")[0]) for row in splits.itertuples()}
+    # a run read from the ledger may have no split row in this store
+    return {row.dataset: ids.get(row.split_id, dataset_id_of(row.split_id)) for row in splits.itertuples()}
 
 
 def real_judges(path: Path, datasets: list[str]) -> pd.DataFrame:

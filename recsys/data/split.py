@@ -101,6 +101,11 @@ class DataConfig(ReadOptions):
         )
 
 
+def dataset_id_of(split_id: str) -> str:
+    """The dataset id a split id (:meth:`SplitConfig.split_id`) starts with."""
+    return split_id.split("|", 1)[0]
+
+
 @dataclass
 class SplitData:
     """One split as tensors, ready for training. Node ids: users 0..U-1, items 0..I-1."""

@@ -100,7 +100,8 @@ def test_default_models_end_to_end_on_one_user(tmp_path, ratings):
     """The embedded SmolLM2 judge and MiniLM encoder, for a handful of real calls."""
     cfg = TrainConfig(dataset=str(ratings), store=tmp_path / "store.duckdb", progress=False, epochs=2,
                       batch_size=256, align_epochs=2, max_users=1, max_items=1, low_positives=1, high_negatives=1,
-                      judge_users=1, candidate_budget=2, pool_size=10, hard_keep=3, semantic_neighbours=3)
+                      judge_users=1, candidate_budget=2, pool_size=10, hard_keep=3, semantic_neighbours=3,
+                      force_edit=True)  # an unmeasured judge's gate is closed and would buy no verdicts
     run_id, result, report = run_with_report(cfg)
     assert query(cfg.store, "SELECT status, count(*) FROM verdicts GROUP BY status") == [("ok", 4)]
     # The 135M model's item profile is sometimes degenerate (echoed field names): then it is a recorded
@@ -202,6 +203,13 @@ def test_an_unmeasured_llm_judge_does_not_edit_the_graph(tmp_path, ratings, fake
     _, _, report = run_with_report(cfg)
     assert report.metrics["denoise"]["gate_open"] == 0.0 and report.metrics["denoise"]["edges_removed"] == 0
     assert "not measured" in report.notes["graph edit"]
+    # a closed gate would discard the verdicts, so none are bought and no judged user is profiled for them
+    assert "verdicts" not in report.stage_seconds and "not bought" in report.notes["verdicts"]
+    assert query(cfg.store, "SELECT count(*) FROM verdicts") == [(0,)]
+    assert "a closed gate buys none" in report.notes["graph edit"]
+    bpr = config(tmp_path, ratings, fake, force_edit=False, model="lightgcn", edit_graph=True)
+    _, _, report = run_with_report(bpr)
+    assert "verdicts" not in report.stage_seconds and query(cfg.store, "SELECT count(*) FROM verdicts") == [(0,)]
 
 
 def test_plain_bpr_trains_on_the_judge_edited_graph(tmp_path, ratings, fake):

@@ -149,10 +149,11 @@ def hard_noise_confusion(store: Store, split_id: str, candidate_set: str, decisi
         f"  WHEN rating > {float(scale.dislike)!r} THEN '{bucket['negative_between']}' "
         f"  ELSE '{bucket['negative_disliked']}' END END AS pair")
     with store.connect() as con:
-        con.register("decided", decisions)
+        con.register("decided", decisions)  # decision is cast: with no verdict yet, pandas types it float
         frame = con.execute(
             "WITH cand AS ("
-            " SELECT c.user_idx, c.item_idx, c.kind, d.decision, x.is_injected_noise, r.rating "
+            " SELECT c.user_idx, c.item_idx, c.kind, CAST(d.decision AS VARCHAR) AS decision, "
+            "  x.is_injected_noise, r.rating "
             " FROM candidates c "
             " JOIN splits s ON s.split_id = c.split_id "
             " LEFT JOIN decided d ON d.user_idx = c.user_idx AND d.item_idx = c.item_idx AND d.kind = c.kind "

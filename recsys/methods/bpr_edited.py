@@ -26,6 +26,7 @@ def run(config, console) -> tuple:
     programs = None
     if config.judge == "llm":
         programs = stages.programs()
+    if stages.buys_verdicts(data, programs, lab_curve="bpr_on_g_prime"):
         stages.profiles(data.split_id, programs, kinds=("user",), judged_users=stages.judged_users(candidate_set))
         stages.verdicts(candidate_set, programs)
     g_prime = stages.graph_edit(data, candidate_set, programs, lab_curve="bpr_on_g_prime")

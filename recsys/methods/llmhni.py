@@ -6,7 +6,10 @@
   (module 1) and the uniform sampler;
 * L_de: cross-graph InfoNCE between each batch node's encodings on G and on G' (module 2);
 * L_hal: InfoNCE between the encodings on an edge-dropped view of G and one of G', redrawn each
-  epoch, so that an edge the judge added or removed by mistake cannot dominate.
+  epoch, so that an edge the judge added or removed by mistake cannot dominate;
+* optionally λ3·L_align, RLMRec-Con's InfoNCE between each node's encoding on G' and its MLP-mapped
+  profile embedding (:class:`recsys.methods.rlmrec_con.ProfileAlignment`), so the profiles shape the
+  embeddings as well as the negatives.
 
 With both λ at 0, G' = G and no semantic negatives, the objective is exactly the BPR baseline.
 """
@@ -21,6 +24,7 @@ from judge.embeddings import EncoderConfig
 from recsys.data.split import DataConfig
 from recsys.denoising.semantic import AlignmentConfig
 from recsys.methods.base import Method, register
+from recsys.methods.rlmrec_con import ProfileAlignment, profile_alignment
 from recsys.models.graph import drop_edges, normalized_adjacency
 from recsys.stages import Stages
 from recsys.stages.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
@@ -64,7 +68,9 @@ class LLMHNIConfig(BaseModel):
                              "0 by default: it lowered validation recall at every weight tried).")
     lambda_hal: float = Field(0.0, ge=0, description="λ2, weight of the hallucination-robust loss L_hal "
                               "(0 by default, as λ1).")
-    cl_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature τ of L_de and L_hal.")
+    lambda_align: float = Field(0.0, ge=0, description="λ3, weight of L_align: RLMRec-Con's InfoNCE between the "
+                                "encodings on G' and the MLP-mapped profile embeddings (0: off).")
+    cl_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature τ of L_de, L_hal and L_align.")
     edge_drop_rate: float = Field(0.1, ge=0, lt=1, description="Edge dropout of the L_hal views.")
 
 
@@ -79,11 +85,12 @@ class LLMHNIObjective(BPRObjective):
         reg: L2 weight of BPR.
         semantic_sampler: Module 1's sampler, or None for uniform negatives only.
         neighbours: [U, k] each user's semantic nearest items, skipped by the per-pair pool.
+        alignment: L_align (its MLP attached to the model), used when ``config.lambda_align`` > 0.
     """
 
     def __init__(self, graph: torch.Tensor, augmented: torch.Tensor, num_users: int, num_items: int,
                  config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None,
-                 neighbours: torch.Tensor | None = None):
+                 neighbours: torch.Tensor | None = None, alignment: ProfileAlignment | None = None):
         semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
         # Neither an edge of G nor an added one of G' may be drawn as a negative.
         uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
@@ -97,6 +104,9 @@ class LLMHNIObjective(BPRObjective):
         self.adj_g = normalized_adjacency(graph, num_users, num_items)
         self.lambda_de = config.lambda_de if config.denoise else 0.0
         self.lambda_hal = config.lambda_hal if config.hallucination_loss else 0.0
+        if config.lambda_align > 0 and alignment is None:
+            raise ValueError("lambda_align > 0 needs the alignment term (profile_alignment)")
+        self.alignment = alignment if config.lambda_align > 0 else None
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
         self.last_losses: dict[str, float] = {}
 
@@ -137,6 +147,10 @@ class LLMHNIObjective(BPRObjective):
             l_hal = self.node_contrast(view_g, view_g_prime, batch_users, batch_items)
             loss = loss + self.lambda_hal * l_hal
             losses["hal"] = l_hal.item()
+        if self.alignment is not None:
+            l_align = self.alignment(on_g_prime, batch_users, batch_items)
+            loss = loss + self.config.lambda_align * l_align
+            losses["align"] = l_align.item()
         self.last_losses = losses
         return loss
 
@@ -146,13 +160,15 @@ def run(config, console) -> tuple:
     stages = Stages(config, console)
     data = stages.data()
     programs = stages.programs()
-    llm_judge = config.denoise and config.judge == "llm"
     # Candidates first: the user view reads the profile of every user with a judged pair.
     candidate_set = stages.candidates(data) if config.denoise else None
-    if config.semantic_negatives or llm_judge:
+    llm_judge = config.denoise and stages.buys_verdicts(data, programs)
+    aligned = config.lambda_align > 0
+    if config.semantic_negatives or llm_judge or aligned:
         stages.profiles(data.split_id, programs, judged_users=stages.judged_users(candidate_set) if llm_judge else ())
-    if config.semantic_negatives:
+    if config.semantic_negatives or aligned:
         user_vecs, item_vecs = stages.embeddings(data, programs)
+    if config.semantic_negatives:
         user_sem, item_sem, neighbours = stages.alignment(data, user_vecs, item_vecs)
     if llm_judge:
         stages.verdicts(candidate_set, programs)
@@ -166,8 +182,10 @@ def run(config, console) -> tuple:
     optim = config.optim_config()
     torch.manual_seed(seed)
     model = build_model(data, config.backbone, optim)
+    alignment = profile_alignment(model, normalized_adjacency(g_prime, data.num_users, data.num_items), user_vecs,
+                                  item_vecs, config.cl_temperature) if aligned else None
     objective = LLMHNIObjective(data.train, g_prime, data.num_users, data.num_items, config, optim.reg, sampler,
-                                neighbours if config.semantic_negatives else None)
+                                neighbours if config.semantic_negatives else None, alignment)
     run_id, result = stages.fit("llmhni", data, model, objective)
     return run_id, result, stages.report
 

@@ -47,22 +47,19 @@ def attach_parameters(model: torch.nn.Module, module: torch.nn.Module, name: str
     return module
 
 
-class RLMRecConObjective(ContrastiveObjective):
-    """RLMRec-Con (Ren et al., WWW 2024): L = L_BPR + lambda * InfoNCE between each batch node's
-    CF embedding (after propagation) and its MLP-mapped profile embedding, with the batch's other
-    nodes as negatives. One MLP maps users and items (shared, as in the official code).
+class ProfileAlignment:
+    """RLMRec-Con's term: InfoNCE between each batch node's CF embedding (after propagation) and its
+    MLP-mapped profile embedding, with the batch's other nodes as negatives; users plus items, one
+    shared MLP (as in the official code). LLMHNI adds it too (``lambda_align``).
 
-    Users and items without a profile (all-zero rows, and False in the optional masks) are left out of
-    the contrast. The MLP must be trained with the model: use :func:`attach_parameters` first
-    (:func:`build_objective` does).
+    Users and items without a profile (all-zero rows, and False in the optional masks) are left out.
+    The MLP must be trained with the model: build it with :func:`profile_alignment`, which attaches it.
     """
 
-    def __init__(self, edges, num_users: int, num_items: int, reg: float, user_text: torch.Tensor,
-                 item_text: torch.Tensor, projector: torch.nn.Module, weight: float, temperature: float,
-                 user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None):
-        super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
-                         UniformNegativeSampler(edges, num_items), reg, weight, temperature)
+    def __init__(self, user_text: torch.Tensor, item_text: torch.Tensor, projector: torch.nn.Module,
+                 temperature: float, user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None):
         self.user_text, self.item_text, self.projector = user_text.float(), item_text.float(), projector
+        self.temperature = temperature
         # a zero row is never a profile, whatever the masks say
         self.user_mask = (user_text.abs().sum(-1) > 0) & (True if user_mask is None else user_mask)
         self.item_mask = (item_text.abs().sum(-1) > 0) & (True if item_mask is None else item_mask)
@@ -72,27 +69,53 @@ class RLMRecConObjective(ContrastiveObjective):
             return cf.new_zeros(())
         return info_nce(cf[nodes], self.projector(text[nodes]), self.temperature)
 
-    def contrast(self, model, users, items, on_graph, generator) -> torch.Tensor:
+    def __call__(self, on_graph: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor, items: torch.Tensor
+                 ) -> torch.Tensor:
         users, items = users[self.user_mask[users]], items[self.item_mask[items]]
         return self._term(on_graph[0], self.user_text, users) + self._term(on_graph[1], self.item_text, items)
+
+
+def profile_alignment(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
+                      temperature: float, hidden: int | None = None) -> ProfileAlignment:
+    """The alignment term for ``model``, its MLP attached to it (call before ``fit``)."""
+    num_users, num_items = model.num_users, model.num_items
+    if user_text.size(0) != num_users or item_text.size(0) != num_items:
+        raise ValueError(f"text embeddings have {user_text.size(0)} users and {item_text.size(0)} items; "
+                         f"the data has {num_users} and {num_items}")
+    with torch.no_grad():  # NGCF's output concatenates its layers: read the CF size off the model
+        cf_dim = model.user_item_embeddings(adj)[0].size(1)
+    projector = attach_parameters(model, rlmrec_projector(user_text.size(1), cf_dim, hidden))
+    return ProfileAlignment(user_text, item_text, projector, temperature)
+
+
+class RLMRecConObjective(ContrastiveObjective):
+    """RLMRec-Con (Ren et al., WWW 2024): L = L_BPR + lambda * :class:`ProfileAlignment` on G, with
+    uniform negatives."""
+
+    def __init__(self, edges, num_users: int, num_items: int, reg: float, user_text: torch.Tensor,
+                 item_text: torch.Tensor, projector: torch.nn.Module, weight: float, temperature: float,
+                 user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None):
+        super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
+                         UniformNegativeSampler(edges, num_items), reg, weight, temperature)
+        self.alignment = ProfileAlignment(user_text, item_text, projector, temperature, user_mask, item_mask)
+        self.projector = projector
+        self.user_mask, self.item_mask = self.alignment.user_mask, self.alignment.item_mask
+
+    def contrast(self, model, users, items, on_graph, generator) -> torch.Tensor:
+        return self.alignment(on_graph, users, items)
 
 
 def objective(data, config: RLMRecConConfig, reg: float, model: torch.nn.Module,
               text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None) -> RLMRecConObjective:
     """``text_embeddings`` (user [U, s], item [I, s]) are required; the MLP is attached to ``model``
     (so build the objective before calling fit)."""
-    edges, num_users, num_items = data.train, data.num_users, data.num_items
     if text_embeddings is None:
         raise ValueError("rlmrec_con needs text_embeddings=(user [U, s], item [I, s])")
-    user_text, item_text = text_embeddings
-    if user_text.size(0) != num_users or item_text.size(0) != num_items:
-        raise ValueError(f"text embeddings have {user_text.size(0)} users and {item_text.size(0)} items; "
-                         f"the data has {num_users} and {num_items}")
-    with torch.no_grad():  # NGCF's output concatenates its layers: read the CF size off the model
-        cf_dim = model.user_item_embeddings(normalized_adjacency(edges, num_users, num_items))[0].size(1)
-    projector = attach_parameters(model, rlmrec_projector(user_text.size(1), cf_dim, config.rlmrec_hidden))
-    return RLMRecConObjective(edges, num_users, num_items, reg, user_text, item_text, projector,
-                              config.rlmrec_weight, config.rlmrec_temperature)
+    adj = normalized_adjacency(data.train, data.num_users, data.num_items)
+    alignment = profile_alignment(model, adj, *text_embeddings, config.rlmrec_temperature, config.rlmrec_hidden)
+    return RLMRecConObjective(data.train, data.num_users, data.num_items, reg, alignment.user_text,
+                              alignment.item_text, alignment.projector, config.rlmrec_weight,
+                              config.rlmrec_temperature)
 
 
 def run(config, console) -> tuple:

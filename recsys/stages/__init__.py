@@ -305,6 +305,17 @@ class Stages:
             self.report.metrics["reach"] = {"candidate_users": users, "injected_candidates": injected}
             return candidate_set
 
+    def buys_verdicts(self, data: SplitData, programs, lab_curve: str = "llmhni") -> bool:
+        """Whether to run the LLM judge on the candidates: only while its gate is open (measured above
+        the break-even, or --force-edit). A closed gate would discard the verdicts, so it buys none,
+        nor the judged users' profiles; :meth:`graph_edit` then says so."""
+        if self.config.judge != "llm":
+            return False
+        gate = self.judge_gate(data, programs, lab_curve)
+        if not gate.open:
+            self.note("verdicts", f"not bought: judge gate closed ({gate.reason})")
+        return gate.open
+
     def judged_users(self, candidate_set: str) -> list[int]:
         with self.store.connect() as con:
             return [user for user, in con.execute(
@@ -356,8 +367,9 @@ class Stages:
                 self.report.metrics["denoise"] |= {"edges_removed": 0, "edges_added": 0,
                                                    "edges_in_g_prime": data.train.size(1)}
                 self.note("graph edit", f"{gate.reason}: G' = G (the {config.judge} judge would have removed "
-                                        f"{counts['edges_removed']} edges and added {counts['edges_added']}; "
-                                        "--force-edit applies them)")
+                                        f"{counts['edges_removed']} edges and added {counts['edges_added']}"
+                                        + (f"; {missing} candidate pairs have no verdict, as a closed gate buys "
+                                           "none" if missing else "") + "; --force-edit applies them)")
                 self.note("judge", (self.report.notes.get("judge", "") + " " if "judge" in self.report.notes else "")
                           + f"judge gate closed: {gate.reason}; the graph was not edited.")
                 return g_prime

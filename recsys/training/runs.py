@@ -56,7 +56,7 @@ LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "encoding": "utf-8", "delimiter": 
                         "judge_accuracy": None, "judge_tpr": None, "judge_tnr": None, "judge_seed": None,
                         "judge_users": None, "candidate_share": None, "candidate_budget": 300,
                         "gate_break_even": 0.8, "gate_lab": True, "force_edit": False, "edit_graph": False,
-                        "pool_candidates": 1,
+                        "pool_candidates": 1, "lambda_align": 0.0,
                         # issue 15: per-call timeout (no effect on results), the LM identity override,
                         # and leave to edit the graph from a partial judge
                         "timeout_s": 300.0, "lm_id": None, "allow_partial": False,

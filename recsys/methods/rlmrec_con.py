@@ -75,17 +75,23 @@ class ProfileAlignment:
         return self._term(on_graph[0], self.user_text, users) + self._term(on_graph[1], self.item_text, items)
 
 
-def profile_alignment(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
-                      temperature: float, hidden: int | None = None) -> ProfileAlignment:
-    """The alignment term for ``model``, its MLP attached to it (call before ``fit``)."""
+def attach_projector(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
+                     hidden: int | None = None) -> torch.nn.Module:
+    """The text-to-CF MLP for ``model``'s embedding size, attached to it (call before ``fit``)."""
     num_users, num_items = model.num_users, model.num_items
     if user_text.size(0) != num_users or item_text.size(0) != num_items:
         raise ValueError(f"text embeddings have {user_text.size(0)} users and {item_text.size(0)} items; "
                          f"the data has {num_users} and {num_items}")
     with torch.no_grad():  # NGCF's output concatenates its layers: read the CF size off the model
         cf_dim = model.user_item_embeddings(adj)[0].size(1)
-    projector = attach_parameters(model, rlmrec_projector(user_text.size(1), cf_dim, hidden))
-    return ProfileAlignment(user_text, item_text, projector, temperature)
+    return attach_parameters(model, rlmrec_projector(user_text.size(1), cf_dim, hidden))
+
+
+def profile_alignment(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
+                      temperature: float, hidden: int | None = None) -> ProfileAlignment:
+    """The alignment term for ``model``, its MLP attached to it (call before ``fit``)."""
+    return ProfileAlignment(user_text, item_text, attach_projector(model, adj, user_text, item_text, hidden),
+                            temperature)
 
 
 class RLMRecConObjective(ContrastiveObjective):
@@ -98,8 +104,18 @@ class RLMRecConObjective(ContrastiveObjective):
         super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
                          UniformNegativeSampler(edges, num_items), reg, weight, temperature)
         self.alignment = ProfileAlignment(user_text, item_text, projector, temperature, user_mask, item_mask)
-        self.projector = projector
-        self.user_mask, self.item_mask = self.alignment.user_mask, self.alignment.item_mask
+
+    @property
+    def projector(self) -> torch.nn.Module:
+        return self.alignment.projector
+
+    @property
+    def user_mask(self) -> torch.Tensor:
+        return self.alignment.user_mask
+
+    @property
+    def item_mask(self) -> torch.Tensor:
+        return self.alignment.item_mask
 
     def contrast(self, model, users, items, on_graph, generator) -> torch.Tensor:
         return self.alignment(on_graph, users, items)
@@ -111,11 +127,11 @@ def objective(data, config: RLMRecConConfig, reg: float, model: torch.nn.Module,
     (so build the objective before calling fit)."""
     if text_embeddings is None:
         raise ValueError("rlmrec_con needs text_embeddings=(user [U, s], item [I, s])")
+    user_text, item_text = text_embeddings
     adj = normalized_adjacency(data.train, data.num_users, data.num_items)
-    alignment = profile_alignment(model, adj, *text_embeddings, config.rlmrec_temperature, config.rlmrec_hidden)
-    return RLMRecConObjective(data.train, data.num_users, data.num_items, reg, alignment.user_text,
-                              alignment.item_text, alignment.projector, config.rlmrec_weight,
-                              config.rlmrec_temperature)
+    projector = attach_projector(model, adj, user_text, item_text, config.rlmrec_hidden)
+    return RLMRecConObjective(data.train, data.num_users, data.num_items, reg, user_text, item_text, projector,
+                              config.rlmrec_weight, config.rlmrec_temperature)
 
 
 def run(config, console) -> tuple:

@@ -3,7 +3,7 @@
     python -m evals.backbones                              # ml-100k, 0% and 10% realistic noise, 3 seeds
     python -m evals.backbones --dataset book-crossing      # its own section of the same report
 
-Every run goes through `recsys.train.run` (the same split, early stopping and evaluation as the
+Every run goes through `pipeline.train.run` (the same split, early stopping and evaluation as the
 CLI) and is recorded in the store; the table goes to the dataset's section of evals/backbones.md
 (other datasets' sections are kept).
 """
@@ -18,10 +18,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from pipeline.train import TrainConfig, run
 from recsys.cli import run_cli
 from recsys.data.ingest import split_scale
-from recsys.data.store import DEFAULT_STORE_PATH, Store
-from recsys.train import TrainConfig, run
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 REPORTED = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 

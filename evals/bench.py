@@ -29,16 +29,14 @@ from rich.console import Console
 
 from evals.backbones import mean_std
 from evals.ledger import export_cells, extra_records, ledger_path, read_into
+from pipeline.registry import METHODS
+from pipeline.train import MODELS, TrainConfig, run_with_report
 from recsys.cli import run_cli
-from recsys.data.store import DEFAULT_STORE_PATH, Store
-from recsys.train import MODELS, TrainConfig, run_with_report
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 EVALS_DIR = Path(__file__).resolve().parent
-# The stored LM work each method's run reads (per split): see lm_work.
-LLM_METHODS = {"llmhni": ("user profiles", "item profiles", "verdicts"),
-               "rlmrec_con": ("user profiles", "item profiles"),
-               "llmhd": ("user profiles", "llmhd scores and updates"),
-               "hnlmrec": ("generated negatives",)}
+# The stored LM work each method's run reads (per split), from the registry: see lm_work.
+LLM_METHODS = {name: method.lm_work for name, method in METHODS.items() if method.lm_work}
 
 
 NOISE_HELP = "Noise settings as kind:ratio (kind random or realistic; ratio 0 is the clean split)."

@@ -19,9 +19,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.cli import run_cli
-from recsys.training.runs import peak_memory_mb
 from recsys.data.split import DataConfig, load_split, make_split
-from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.training.runs import peak_memory_mb
 from recsys.training.trainer import OptimConfig, train_bpr
 
 

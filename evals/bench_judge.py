@@ -26,11 +26,11 @@ from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_ver
 from judge.lm import LMConfig, configure_dspy, lm_identity
 from judge.prompts import PROMPTS_DIR, load_program
 from judge.runner import RunnerConfig, RunStats
-from recsys.denoising.candidates import CandidateConfig, select_candidates, write_candidates
+from pipeline.train import TrainConfig, run
 from recsys.cli import run_cli
 from recsys.data.split import load_split, make_split
-from recsys.data.store import Store
-from recsys.train import TrainConfig, run
+from recsys.denoising.candidates import CandidateConfig, select_candidates, write_candidates
+from recsys.store import Store
 
 
 class BenchJudgeConfig(BaseSettings, LMConfig):

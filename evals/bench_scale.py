@@ -27,14 +27,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.bench import LLM_METHODS, lm_work
+from pipeline.methods import build_objective, objective_methods, options_of
+from pipeline.methods.llmhni import LLMHNIObjective
+from pipeline.stages import Stages
+from pipeline.train import TrainConfig
 from recsys.cli import run_cli
-from recsys.data.store import Store
-from recsys.methods import BaselineOptions, build_objective
-from recsys.methods.llmhni import LLMHNIObjective
-from recsys.stages import Stages
-from recsys.train import TrainConfig
+from recsys.store import Store
 from recsys.training.sampling import SemanticNegativeSampler
 from recsys.training.trainer import build_model, fit
+
+BaselineOptions = options_of(objective_methods())
 
 EVALS_DIR = Path(__file__).resolve().parent
 # The benchmark's model name of each timed method (plain BPR is recorded as the backbone's name).
@@ -84,7 +86,7 @@ def time_method(method: str, config: ScaleConfig, console: Console) -> dict:
                                           train.hard_keep)
         objective = LLMHNIObjective(data.train, data.train, data.num_users, data.num_items, train, optim.reg, sampler)
     else:
-        objective = build_objective(method, data, BaselineOptions.model_validate(train.model_dump(
+        objective = build_objective(BENCH_NAMES[method], data, BaselineOptions.model_validate(train.model_dump(
             include=set(BaselineOptions.model_fields))), optim.reg, model)
     load_before = os.getloadavg()[0]
     with stages.stage("train"):

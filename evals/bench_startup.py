@@ -24,7 +24,7 @@ from recsys.cli import run_cli
 HEAVY = ("dspy", "litellm", "sentence_transformers", "textual")
 # The entry point as `python -m recsys.train` runs it (run_cli on TrainConfig), then the modules it loaded.
 PROBE = ("import sys; sys.argv = {argv!r}\n"
-         "from recsys.cli import run_cli\nfrom recsys.train import TrainConfig\n"
+         "from recsys.cli import run_cli\nfrom pipeline.train import TrainConfig\n"
          "try:\n    run_cli(TrainConfig)\n"
          "finally:\n"
          f"    print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")

@@ -2,7 +2,7 @@
 
     python -m evals.full_model --store store/fresh.duckdb    # ml-100k, 10% realistic noise, seeds 1-3
 
-Every variant runs through `recsys.train.run_with_report` (the CLI's code path) on one split, so the
+Every variant runs through `pipeline.train.run_with_report` (the CLI's code path) on one split, so the
 profiles, candidates and verdicts are made once (the first time, by the default run) and reused by
 every seed: the seeds vary initialisation and sampling. It writes evals/full_model.md with test
 metrics (mean ± std), the hard-vs-noise confusion of the LLM and oracle judges, and the time per
@@ -21,9 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
 from evals.backbones import REPORTED, mean_std
+from pipeline.train import TrainConfig, run_with_report
 from recsys.cli import run_cli
-from recsys.data.store import DEFAULT_STORE_PATH
-from recsys.train import TrainConfig, run_with_report
+from recsys.store import DEFAULT_STORE_PATH
 
 VARIANTS: dict[str, dict] = {
     "LightGCN (BPR, uniform negatives)": {"model": "lightgcn"},

@@ -36,14 +36,19 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from rich.console import Console
 
+from pipeline.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.cli import run_cli
-from recsys.training.evaluate import FullRankingEvaluator
-from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
-from recsys.training.sampling import SemanticNegativeSampler
-from recsys.denoising.semantic import (AlignmentConfig, SemanticIndex, faiss_gpu_available, pseudo_positive_pairs,
-                             train_projector)
 from recsys.data.split import DataConfig, SplitData, load_split, make_split
-from recsys.data.store import Store
+from recsys.denoising.semantic import (
+    AlignmentConfig,
+    SemanticIndex,
+    faiss_gpu_available,
+    pseudo_positive_pairs,
+    train_projector,
+)
+from recsys.store import Store
+from recsys.training.evaluate import FullRankingEvaluator
+from recsys.training.sampling import SemanticNegativeSampler
 from recsys.training.trainer import OptimConfig, build_model, fit, train_bpr
 
 EVALS_DIR = Path(__file__).resolve().parent

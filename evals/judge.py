@@ -15,7 +15,7 @@ from judge.evaluation import JudgeEvalConfig, evaluate_program, prepare, scores_
 from judge.prompts import load_program
 from recsys.cli import run_cli
 from recsys.data.datasets import DataValidationError
-from recsys.data.store import StoreLockedError
+from recsys.store import StoreLockedError
 
 
 class JudgeEvalCli(BaseSettings, JudgeEvalConfig):

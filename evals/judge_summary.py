@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from judge.evaluation import SCORE_COLUMNS, _cell, plot_scores
 from recsys.cli import run_cli
-from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 EVALS_DIR = Path(__file__).resolve().parent
 

@@ -34,11 +34,11 @@ from rich.console import Console
 from evals.backbones import mean_std
 from evals.bench import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
 from evals.ledger import export_cells, extra_records, ledger_path, read_into
+from pipeline.lab import LAB_FILE, write_lab
+from pipeline.train import TrainConfig
 from recsys.cli import run_cli
 from recsys.data.split import dataset_id_of
-from recsys.data.store import DEFAULT_STORE_PATH, Store
-from recsys.stages.lab import LAB_FILE, write_lab
-from recsys.train import TrainConfig
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 EVALS_DIR = Path(__file__).resolve().parent
 REFERENCE_METHODS = ("clean", "lightgcn", "oracle_all", "dns", "tce", "llmhni_noedit")
@@ -305,7 +305,7 @@ def reading(headlines: list[dict]) -> list[str]:
 
 def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict[str, str], command: str
                 ) -> list[dict]:
-    """The break-even table the full model's gate reads (:mod:`recsys.stages.lab`): one entry per
+    """The break-even table the full model's gate reads (:mod:`pipeline.lab`): one entry per
     setting whose curve is complete, keyed by the dataset id the runs trained on."""
     entries = []
     for h in headlines:

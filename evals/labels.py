@@ -15,7 +15,7 @@ from rich.console import Console
 from judge.labels import LabelSetConfig, build_label_set, label_counts
 from recsys.cli import run_cli
 from recsys.data.datasets import DataValidationError
-from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 
 class LabelsCli(BaseSettings, LabelSetConfig):

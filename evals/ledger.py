@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from recsys.data.store import Store
+from recsys.store import Store
 
 RUN_COLUMNS = ("run_id", "split_id", "model", "config", "config_hash", "code_version", "status", "best_epoch",
                "timings", "started_at", "finished_at")

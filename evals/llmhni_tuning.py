@@ -24,7 +24,7 @@ from evals.backbones import mean_std
 from evals.bench import read_results, train_or_read
 from evals.judge_value import EVALS_DIR, JudgeValueConfig, cell_config
 from recsys.cli import run_cli
-from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 
 class TuningConfig(BaseSettings):

@@ -15,11 +15,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from pipeline.train import TrainConfig, run
 from recsys.cli import run_cli
 from recsys.data.presplit import write_matrix_layout
 from recsys.data.split import make_split, split_summary
-from recsys.data.store import Store
-from recsys.train import TrainConfig, run
+from recsys.store import Store
 
 COUNTS = ("n_users_kept", "n_train_clean", "n_valid", "n_test")
 METRICS = ("recall@20", "ndcg@20")

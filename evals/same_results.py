@@ -16,8 +16,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.train import TrainConfig, run
 from recsys.cli import run_cli
-from recsys.train import TrainConfig, run
 
 CASES = {
     "lightgcn": dict(model="lightgcn"),

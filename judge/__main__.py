@@ -33,8 +33,8 @@ from judge.records import HEARTBEAT_AGE_SQL, STALE_AFTER_S, effective_status
 from judge.runner import RunnerConfig, RunStats
 from recsys.cli import run_cli
 from recsys.data.split import DataConfig, load_split, make_split
-from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.denoising.candidates import CandidateConfig
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 console = Console(stderr=True)
 

@@ -24,8 +24,8 @@ from judge.prompts import LoadedProgram, register_prompt
 from judge.records import done_keys, to_json
 from judge.runner import RunnerConfig, RunStats, Task
 from judge.signatures import ContrastItem
-from recsys.data.store import Store
 from recsys.data.texts import item_texts, profile_texts, user_histories
+from recsys.store import Store
 
 PER_USER = -1  # item_idx of a row about a user, not a pair
 

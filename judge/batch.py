@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from judge.config import LMConfig, RunnerConfig, batch_refusal
 from judge.records import Heartbeat, finish_run, start_run, write_outcome
 from judge.runner import Outcome, RunStats, Task, execute
-from recsys.data.store import Store
+from recsys.store import Store
 
 CHAT_URL = "/v1/chat/completions"
 COMPLETION_WINDOW = "24h"

@@ -30,17 +30,17 @@ from pydantic import Field
 from rich.console import Console
 from rich.table import Table
 
-from judge.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.calibration import hard_probability, tune_threshold
 from judge.config import VerdictModeConfig, verdict_program_name
 from judge.embeddings import EncoderConfig
+from judge.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.lm import LMConfig, lm_identity
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
 from judge.quality import classification_scores, judge_decisions, verdict_frame  # noqa: F401 (re-exported)
 from judge.runner import RunnerConfig
-from recsys.data.store import DEFAULT_STORE_PATH, Store
 from recsys.data.texts import profile_texts
+from recsys.store import DEFAULT_STORE_PATH, Store
 
 # The reports live with the other benchmark reports in the checkout's evals/judge (this module moved
 # out of evals/, and its old `parent / "judge"` default wrote them into the judge package).

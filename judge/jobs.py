@@ -20,9 +20,9 @@ from judge.prompts import LoadedProgram, register_prompt
 from judge.records import Heartbeat, done_keys, finish_run, start_run, to_json, write_outcome
 from judge.runner import Outcome, RunnerConfig, RunStats, Task, run_tasks
 from judge.signatures import ItemProfile, UserProfile
-from recsys.denoising.candidates import candidate_top_items
-from recsys.data.store import Store
 from recsys.data.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
+from recsys.denoising.candidates import candidate_top_items
+from recsys.store import Store
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 

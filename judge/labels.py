@@ -45,9 +45,9 @@ from recsys.data.datasets import MOVIELENS_SCALE, DataValidationError
 from recsys.data.ingest import split_scale
 from recsys.data.scale import RatingScale
 from recsys.data.split import DataConfig, SplitData, load_split, make_split
-from recsys.data.store import Store
 from recsys.data.texts import item_texts
 from recsys.denoising.candidates import PretrainConfig, candidate_top_items, insert_candidates, pretrain_backbone
+from recsys.store import Store
 from recsys.training.runs import config_hash
 
 PARTS = ("train", "dev", "test")

@@ -41,8 +41,8 @@ from pydantic import BaseModel, Field
 
 from judge.calibration import label_probabilities
 from judge.config import LISTWISE_LIMIT, HardRule
-from judge.programs import is_hard
 from judge.injection import as_data, as_data_list
+from judge.programs import is_hard
 from judge.runner import Outcome, Task
 from judge.signatures import Label, data_rule
 

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from judge.config import verdict_program_name
 from judge.evaluation import (
     JudgeContext,
     JudgeEvalConfig,
@@ -35,11 +36,10 @@ from judge.evaluation import (
     write_report,
 )
 from judge.labels import judge_examples, listwise_examples
-from judge.config import verdict_program_name
 from judge.prompts import LoadedProgram, load_program, prompt_path, save_program
 from recsys.cli import run_cli
 from recsys.data.datasets import DataValidationError
-from recsys.data.store import StoreLockedError
+from recsys.store import StoreLockedError
 
 Optimizer = Literal["LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "MIPROv2", "GEPA"]
 

@@ -24,7 +24,7 @@ from judge.programs import (
     ProfileItem,
     ProfileUser,
 )
-from recsys.data.store import Store
+from recsys.store import Store
 
 PROGRAMS = {
     "profile_user": ProfileUser,

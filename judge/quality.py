@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
 from judge.programs import HardRule, is_hard
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 def verdict_frame(store: Store, label_set: str, lm: str, prompt_hash: str, parts: tuple[str, ...]) -> pd.DataFrame:

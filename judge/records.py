@@ -10,7 +10,7 @@ import time
 from pydantic import BaseModel
 
 from judge.runner import Outcome, RunStats
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 def done_keys(store: Store, table: str, key_columns: tuple[str, ...], where: dict, retry_failed: bool) -> set[tuple]:

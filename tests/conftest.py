@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 def synthetic_ratings(num_users: int = 40, num_items: int = 60, per_user: int = 20, seed: int = 0) -> pd.DataFrame:

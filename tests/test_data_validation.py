@@ -23,7 +23,7 @@ import pytest
 from recsys.data.datasets import DataValidationError, ReadOptions, load_user_files
 from recsys.data.ingest import ensure_dataset
 from recsys.data.split import DataConfig, DataWarning, make_split
-from recsys.data.store import Store
+from recsys.store import Store
 from tests.conftest import synthetic_ratings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -548,7 +548,7 @@ def test_cli_split_step_failure_exits_2_with_no_store_file(tmp_path):
 
 def run_train_cli(args: list[str], capsys) -> tuple[int, str]:
     """The `python -m recsys.train` entry point in this process (each subprocess costs seconds of imports)."""
-    from recsys.train import cli
+    from pipeline.train import cli
 
     with pytest.raises(SystemExit) as info:
         cli(args)

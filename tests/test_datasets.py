@@ -10,7 +10,7 @@ import pytest
 
 from recsys.data.datasets import DataValidationError, load_movielens, load_user_files
 from recsys.data.ingest import ensure_dataset, ingest
-from recsys.data.store import Store
+from recsys.store import Store
 
 RATINGS = pd.DataFrame(
     {

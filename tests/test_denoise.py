@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from recsys.data.split import DataConfig, load_split, make_split
 from recsys.denoising.candidates import (
     CandidateConfig,
     ScoreSnapshots,
@@ -23,7 +24,6 @@ from recsys.denoising.decisions import (
     pair_uniforms,
     simulated_decisions,
 )
-from recsys.data.split import DataConfig, load_split, make_split
 
 LM, PROMPT = "test-lm", "prompt-1"
 

@@ -12,16 +12,18 @@ import pydantic
 import pytest
 import torch
 
+from pipeline.methods import build_objective, objective_methods, options_of
+from pipeline.methods.hnlmrec import FixedHardNegativeSampler
+from pipeline.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.denoising.semantic import AlignmentConfig, SemanticIndex, faiss_gpu_available, train_projector
-from recsys.methods import BASELINE_OBJECTIVES as METHODS
-from recsys.methods import BaselineOptions, build_objective
-from recsys.methods.hnlmrec import FixedHardNegativeSampler
-from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.training.device import iter_tensors, map_tensors, move_to_device, resolve_device, tensor_devices
 from recsys.training.evaluate import FullRankingEvaluator
 from recsys.training.sampling import MixedNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.training.trainer import BPRObjective, OptimConfig, build_model, fit
 from tests.test_objectives import NUM_ITEMS, NUM_USERS, OPTIM, one_thread, text_embeddings, tiny_split  # noqa: F401
+
+BaselineOptions = options_of(objective_methods())
+METHODS = objective_methods()
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
@@ -86,7 +88,7 @@ def test_auto_is_cuda_only_where_torch_sees_a_gpu(monkeypatch):
 
 
 def test_cpu_runs_keep_their_config_hash(tmp_path):
-    from recsys.train import NON_RESULT_FIELDS, TrainConfig
+    from pipeline.train import NON_RESULT_FIELDS, TrainConfig
     from recsys.training.runs import config_hash
 
     config = TrainConfig(store=tmp_path / "s.duckdb", model="lightgcn", device="cpu")
@@ -95,7 +97,7 @@ def test_cpu_runs_keep_their_config_hash(tmp_path):
 
 @pytest.mark.skipif(CUDA, reason="checks the error shown where there is no GPU")
 def test_cuda_without_a_gpu_is_a_one_line_option_error(tmp_path, capsys):
-    from recsys.train import cli
+    from pipeline.train import cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli(["--device", "cuda", "--store", str(tmp_path / "s.duckdb")])
@@ -235,7 +237,7 @@ def test_cuda_runs_reproduce_with_a_seed():
     for _ in range(2):
         torch.manual_seed(0)
         model = build_model(data, "lightgcn", config)
-        results.append(fit(model, data, build_objective("bpr", data, BASELINE, config.reg, model), config,
+        results.append(fit(model, data, build_objective("lightgcn", data, BASELINE, config.reg, model), config,
                            seed=0, progress=False).test)
     for key in results[0]:
         assert results[0][key] == pytest.approx(results[1][key], abs=1e-6)

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from pipeline.train import TrainConfig, run
 from recsys.data.datasets import BOOK_CROSSING_K_CORE, load_builtin
 from recsys.data.presplit import write_matrix_layout
 from recsys.data.scale import RatingScale
 from recsys.data.split import DataConfig, load_split, make_split, split_summary
-from recsys.data.store import Store
 from recsys.data.texts import IMPORTED, imported_vectors, profile_texts
-from recsys.train import TrainConfig, run
+from recsys.store import Store
 
 N_USERS, N_ITEMS, DIM = 12, 20, 8
 
@@ -72,12 +72,12 @@ def test_pickle_layout_keeps_the_split_and_imports_profiles_and_vectors(tmp_path
 
 def test_rlmrec_con_runs_on_imported_profiles_and_vectors_with_no_lm(tmp_path, rlmrec_folder, monkeypatch):
     folder, _ = rlmrec_folder
-    import recsys.stages
+    import pipeline.stages
 
     def no_lm(self):
         raise AssertionError("the LM must not start")
 
-    monkeypatch.setattr(recsys.stages.Stages, "lm_setup", no_lm)
+    monkeypatch.setattr(pipeline.stages.Stages, "lm_setup", no_lm)
     config = TrainConfig(dataset=str(folder), noise_ratio=0.0, model="rlmrec_con", profiles="imported",
                          encoder="imported", store=tmp_path / "s.duckdb", progress=False, epochs=2, batch_size=16,
                          store_flush_seconds=0.01)

@@ -251,7 +251,7 @@ def test_batch_api_refuses_the_embedded_lm_and_a_cost_budget(tmp_path, capsys):
 
 
 def test_batch_options_are_in_every_help(capsys):
-    from recsys.train import TrainConfig
+    from pipeline.train import TrainConfig
 
     for command in ("profiles", "verdicts"):
         with pytest.raises(SystemExit):

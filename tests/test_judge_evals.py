@@ -13,14 +13,14 @@ import pytest
 from rich.console import Console
 
 from judge import evaluation as judge_eval
-from judge.evaluation import classification_scores, judge_decisions
-from judge.labels import LabelSetConfig, apply_audits, build_label_set, judge_examples
 from judge import optimize as judge_optimize
 from judge.calibration import hard_probability, label_probabilities, tune_threshold
+from judge.evaluation import classification_scores, judge_decisions
+from judge.labels import LabelSetConfig, apply_audits, build_label_set, judge_examples
 from judge.optimize import CallBudget, LMBudgetExhausted, OptimizeConfig, call_budget, hard_noise_metric, optimize
 from judge.prompts import init_prompts, load_program
 from recsys.data.datasets import DataValidationError
-from recsys.data.store import Store
+from recsys.store import Store
 from tests.conftest import query
 
 

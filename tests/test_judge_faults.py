@@ -28,7 +28,7 @@ from judge.programs import ProfileItem, UserViewJudge
 from judge.records import effective_status, missing_verdict_pairs
 from judge.runner import Task, execute
 from judge.signatures import ItemProfile, UserProfile, Verdict
-from recsys.data.store import Store
+from recsys.store import Store
 from tests.fake_openai import FakeOpenAI, lm_args
 
 SECRET = "sk-test-faults"

@@ -155,8 +155,8 @@ def test_saved_programs_load_and_carry_the_data_rule(name):
 
 def test_an_items_text_column_keeps_title_year_and_genres_in_the_prompt(tmp_path):
     from recsys.data.ingest import ensure_dataset
-    from recsys.data.store import Store
     from recsys.data.texts import compose_item_text, item_texts
+    from recsys.store import Store
 
     ratings = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "item_id": ["m1", "m2", "m1", "m2"],
                             "rating": [4.0, 3.0, 5.0, 2.0]})

@@ -245,7 +245,7 @@ def test_the_mode_and_the_program_must_match(setup):
     from judge.jobs import VerdictJobConfig, run_verdicts
 
     store, _, fake = setup
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     with pytest.raises(ValueError, match="listwise_judge program"):
         run_verdicts(Store(store), "x", load_program("dual_judge"), "h", None, None,
@@ -286,7 +286,7 @@ LIST_HIGH = {"judged": {"verdicts": [{"candidate": 1, "label": "High"}]}}
 @pytest.fixture(scope="module")
 def label_store(tmp_path_factory):
     from judge.labels import LabelSetConfig, build_label_set
-    from recsys.data.store import Store
+    from recsys.store import Store
     from tests.conftest import synthetic_ratings
 
     folder = tmp_path_factory.mktemp("listwise_labels")

@@ -15,8 +15,8 @@ from evals.judge_value import (
 )
 from evals.ledger import write_ledger
 from judge.quality import stored_judge_accuracy
-from recsys.data.store import Store
-from recsys.stages.lab import read_lab
+from pipeline.lab import read_lab
+from recsys.store import Store
 from tests.conftest import query, synthetic_ratings
 
 

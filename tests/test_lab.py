@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recsys.stages.lab import lab_break_even, read_lab, write_lab
+from pipeline.lab import lab_break_even, read_lab, write_lab
 
 
 def test_a_grid_that_completes_one_curve_keeps_the_other(tmp_path):

@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.methods import objective_methods, options_of
+from pipeline.methods.hnlmrec import FixedHardNegativeSampler, map_to_items
+from pipeline.methods.llmhd import llmhd_decisions, llmhd_objective
 from recsys.denoising.decisions import DECISION_COLUMNS
-from recsys.methods import BaselineOptions
-from recsys.methods.hnlmrec import FixedHardNegativeSampler, map_to_items
-from recsys.methods.llmhd import llmhd_decisions, llmhd_objective
 from recsys.models.graph import edge_keys, normalized_adjacency
 from recsys.training.sampling import MixedNegativeSampler, UniformNegativeSampler
 from recsys.training.trainer import BPRObjective, build_model, fit
 from tests.test_objectives import NUM_ITEMS, NUM_USERS, OPTIM, one_thread, tiny_split  # noqa: F401
+
+BaselineOptions = options_of(objective_methods())
 
 
 def test_llmhd_decisions_follow_the_keep_score():

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from recsys.models.graph import edit_graph, normalized_adjacency
-from recsys.methods.llmhni import LLMHNIConfig, LLMHNIObjective
+from pipeline.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.models import LightGCN
+from recsys.models.graph import edit_graph, normalized_adjacency
 from recsys.training.sampling import PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.training.trainer import BPRObjective
 
@@ -151,7 +151,7 @@ def test_the_per_pair_pool_takes_the_top_scored_candidate_and_skips_semantic_nei
 
 
 def test_profile_alignment_term_trains_the_attached_projector_and_is_reported():
-    from recsys.methods.rlmrec_con import profile_alignment
+    from pipeline.methods.rlmrec_con import profile_alignment
 
     graph = tiny_graph()
     augmented = g_prime(graph)

@@ -4,7 +4,7 @@ chooses on validation (the column is the best epoch's validation metric)."""
 import pytest
 
 from evals.llmhni_tuning import TuningConfig, best_valid, main, parse_variant
-from recsys.data.store import Store
+from recsys.store import Store
 from tests.conftest import query, synthetic_ratings
 
 

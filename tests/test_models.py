@@ -1,7 +1,7 @@
 import torch
 
-from recsys.models.graph import normalized_adjacency
 from recsys.models import NGCF, LightGCN, build_backbone
+from recsys.models.graph import normalized_adjacency
 from recsys.training.sampling import UniformNegativeSampler
 
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from recsys.train import TrainConfig, main, run_with_report
+from pipeline.train import TrainConfig, main, run_with_report
 from tests.conftest import query, synthetic_ratings
 from tests.fake_openai import FakeOpenAI
 
@@ -227,7 +227,7 @@ def test_plain_bpr_trains_on_the_judge_edited_graph(tmp_path, ratings, fake):
 
 
 def test_the_gate_reads_the_labs_break_even_for_its_dataset_and_noise(tmp_path, ratings, fake, monkeypatch):
-    from recsys.stages import lab
+    from pipeline import lab
 
     monkeypatch.setattr(lab, "LAB_FILE", tmp_path / "break_even.json")
     fixed = simulated(tmp_path, ratings, fake, judge_accuracy=0.6, gate_break_even=0.8)

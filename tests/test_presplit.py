@@ -22,7 +22,7 @@ from recsys.data.datasets import DataValidationError, ReadOptions
 from recsys.data.ingest import ensure_dataset
 from recsys.data.presplit import load_presplit_folder
 from recsys.data.split import DataConfig, DataWarning, make_split
-from recsys.data.store import Store
+from recsys.store import Store
 from tests.test_data_validation import FIX, STORE_TABLES, assert_store_empty, store_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::recsys.data.split.DataWarning")

@@ -3,9 +3,6 @@
 import numpy as np
 import torch
 
-from recsys.models.graph import drop_edges, edit_graph
-from recsys.training.losses import info_nce
-from recsys.training.sampling import SemanticNegativeSampler
 from recsys.denoising.semantic import (
     AlignmentConfig,
     SemanticIndex,
@@ -14,6 +11,9 @@ from recsys.denoising.semantic import (
     ranking_auc,
     train_projector,
 )
+from recsys.models.graph import drop_edges, edit_graph
+from recsys.training.losses import info_nce
+from recsys.training.sampling import SemanticNegativeSampler
 
 
 def test_info_nce_prefers_matching_rows_and_decreases_under_optimisation():

@@ -7,7 +7,7 @@ from recsys.data.split import DataConfig, load_split, make_split, split_summary
 
 @pytest.fixture(scope="module")
 def ml100k_store(tmp_path_factory):
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     return Store(tmp_path_factory.mktemp("ml") / "store.duckdb")
 
@@ -60,7 +60,7 @@ def test_random_noise_uses_unobserved_items(ml100k_store):
 
 
 def test_split_is_deterministic_and_reused(ml100k_store, tmp_path):
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     config = DataConfig(noise_ratio=0.1, seed=7)
     first = _rows(ml100k_store, make_split(ml100k_store, config))

@@ -1,4 +1,4 @@
-"""Tests for recsys.data.store: schema, migrations, transactions, lock retries and Parquet export."""
+"""Tests for recsys.store: schema, migrations, transactions, lock retries and Parquet export."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from recsys.data.store import MIGRATIONS, Migration, Store, StoreLockedError
+from recsys.store import MIGRATIONS, Migration, Store, StoreLockedError
 
 EXPECTED_TABLES = {
     "datasets",

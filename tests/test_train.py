@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from pipeline.train import TrainConfig, main, run
 from recsys.cli import run_cli
-from recsys.train import TrainConfig, main, run
 
 
 def _config(tmp_path, **overrides):
@@ -19,7 +19,7 @@ def test_short_end_to_end_run_is_recorded(tmp_path, ratings_csv):
     run_id, result = run(config)
     assert result.epochs_run == 8 and 1 <= result.best_epoch <= 8
     assert all(0.0 <= value <= 1.0 for value in result.test.values())
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     with Store(config.store).connect() as con:
         status, best_epoch, config_hash = con.execute(
@@ -40,8 +40,8 @@ def test_short_end_to_end_run_is_recorded(tmp_path, ratings_csv):
 
 
 def test_config_hash_ignores_display_options_only(tmp_path):
+    from pipeline.train import NON_RESULT_FIELDS
     from recsys.training.runs import config_hash
-    from recsys.train import NON_RESULT_FIELDS
 
     base = config_hash(_config(tmp_path), NON_RESULT_FIELDS)
     assert config_hash(_config(tmp_path / "elsewhere", progress=True), NON_RESULT_FIELDS) == base
@@ -77,7 +77,7 @@ def test_bad_input_gives_a_one_line_error_and_exit_code_2(tmp_path, capsys):
 def test_cli_help_lists_the_methods_and_the_full_models_options():
     out = subprocess.run([sys.executable, "-m", "recsys.train", "--help"], capture_output=True, text=True,
                          check=True).stdout
-    from recsys.pipeline import METHODS, method_settings
+    from pipeline.run import METHODS, method_settings
 
     for name in METHODS:
         assert f"  {name}: " in out, name
@@ -88,8 +88,8 @@ def test_cli_help_lists_the_methods_and_the_full_models_options():
 
 @pytest.mark.parametrize("name", ["dns", "tce", "sgl", "llmhd", "popularity", "bpr_edited"])
 def test_each_methods_help_shows_its_own_options_only(name, capsys):
-    from recsys.pipeline import METHODS, method_settings
-    from recsys.train import command_line
+    from pipeline.run import METHODS, method_settings
+    from pipeline.train import command_line
 
     with pytest.raises(SystemExit) as exit_info:
         run_cli(command_line(name), ["--help"])
@@ -105,7 +105,7 @@ def test_each_methods_help_shows_its_own_options_only(name, capsys):
 
 
 def test_older_model_flag_and_method_argument_pick_the_same_method():
-    from recsys.train import parse_args
+    from pipeline.train import parse_args
 
     by_name, rest = parse_args(["dns", "--epochs", "2"])
     by_flag, rest_flag = parse_args(["--model", "dns", "--epochs", "2"])
@@ -123,7 +123,7 @@ def test_the_last_epoch_is_validated_when_eval_every_does_not_divide_epochs(tmp_
     run_id, result = run(config)
     assert result.best_epoch == 2  # not 0: the untrained model is never the one tested
     assert result.valid
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     with Store(config.store).connect() as con:
         epochs = [row[0] for row in con.execute(
@@ -141,14 +141,14 @@ LM_FREE_RUNS = {
 
 @pytest.mark.parametrize("name", sorted(LM_FREE_RUNS))
 def test_every_lm_free_method_runs_from_its_own_command_line(name, tmp_path, ratings_csv):
-    from recsys.pipeline import METHODS
-    from recsys.train import command_line
+    from pipeline.run import METHODS
+    from pipeline.train import command_line
 
     config = command_line(name).model_validate({"store": tmp_path / "s.duckdb", "dataset": str(ratings_csv),
                                                  "epochs": 1, "batch_size": 64, "progress": False,
                                                  **LM_FREE_RUNS[name]})
     assert main(config) == 0
-    from recsys.data.store import Store
+    from recsys.store import Store
 
     with Store(config.store).connect() as con:
         models = [row[0] for row in con.execute("SELECT model FROM runs WHERE status = 'finished'").fetchall()]

@@ -19,10 +19,10 @@ from pydantic_settings import CliApp
 from textual.widgets import Input
 
 from judge.programs import is_hard
-from recsys.data.store import Store
+from recsys.store import Store
+from tests.conftest import query
 from tui.__main__ import TuiCLI
 from tui.app import AuditApp
-from tests.conftest import query
 from tui.components.detail_view import DetailView
 from tui.queries import RULE_SQL, Audit, Filters, fetch_rows, fetch_stats, insert_audit
 from tui.screens import DetailScreen, StatsScreen

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, CliSubCommand, SettingsConfigDict, get_subcommand
 
 from recsys.cli import run_cli
-from recsys.data.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store
 from tui.queries import ActionFilter, Filters, Rule
 
 

@@ -18,7 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
-from recsys.data.store import Store
+from recsys.store import Store
 from tui.components.text_prompt import TextPrompt
 from tui.export import export_jsonl
 from tui.messages import AuditRejected, AuditWritten, StoreBusy, StoreError

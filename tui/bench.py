@@ -115,7 +115,7 @@ async def _bare_table_ms() -> float:
 
 def main() -> None:
     config = BenchConfig()
-    from recsys.data.store import Store
+    from recsys.store import Store
     from tui.queries import Filters, fetch_rows
     from tui.synthetic import build_store
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from recsys.data.store import Store
+from recsys.store import Store
 from tui.queries import fetch_export
 
 EXPORT_FIELDS = ("split_id", "candidate_set", "user_idx", "item_idx", "kind", "label", "source", "labeler",

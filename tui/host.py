@@ -10,7 +10,7 @@ from typing import Protocol
 
 from textual.screen import Screen
 
-from recsys.data.store import Store
+from recsys.store import Store
 from tui.queries import AuditValue, Filters, Rule, VerdictRow
 from tui.writer import AuditWriter
 

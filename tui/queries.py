@@ -1,6 +1,6 @@
 """Every DuckDB query of the audit app, and the typed rows they return.
 
-The functions take a :class:`~recsys.data.store.Store` and open a short-lived connection each (the
+The functions take a :class:`~recsys.store.Store` and open a short-lived connection each (the
 store retries lock conflicts with a bounded backoff), so they are meant to run in thread workers,
 never on the UI thread. Nothing here keeps a connection open: a trainer or judge run writing to the
 same file gets the lock back within milliseconds.
@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from judge.injection import describe, flagged
-from recsys.data.store import Store
 from recsys.data.texts import compose_item_text, item_texts
+from recsys.store import Store
 
 Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]

@@ -10,7 +10,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from recsys.data.store import Store
+from recsys.store import Store
 from tui.queries import Audit, Filters, fetch_rows, insert_audit
 from tui.synthetic import build_store
 

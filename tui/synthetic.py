@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.store import Store
+from recsys.store import Store
 
 LM = "openai/gpt-4o-mini"
 PROMPT_HASH = "3f9a1c2b7d4e5f60"

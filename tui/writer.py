@@ -2,7 +2,7 @@
 
 A trainer or judge run may hold the DuckDB write lock at any moment, so writes happen on one
 background thread (a Textual thread worker), each in a short-lived transaction whose lock retry
-is bounded by the store (see :class:`recsys.data.store.Store`). An operation that still cannot get the
+is bounded by the store (see :class:`recsys.store.Store`). An operation that still cannot get the
 lock stays queued and is tried again after a pause; the UI hears about it and never waits.
 
 Each operation is first appended to a journal file beside the store, and the journal is emptied
@@ -31,7 +31,7 @@ from typing import Literal
 
 import duckdb
 
-from recsys.data.store import Store, StoreLockedError
+from recsys.store import Store, StoreLockedError
 from tui.queries import Audit, PairKey, delete_audit, insert_audit
 
 

@@ -28,7 +28,7 @@ from recsys.data.datasets import (
 )
 from recsys.data.presplit import load_presplit_folder
 from recsys.data.scale import RatingScale
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 def read_dataset(dataset: str, items_file: Path | None = None, options: ReadOptions | None = None) -> RawDataset:

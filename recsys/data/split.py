@@ -36,7 +36,7 @@ from pydantic import Field, field_validator
 from recsys.data.datasets import MOVIELENS_SCALE, DataValidationError, ReadOptions
 from recsys.data.ingest import prepare_dataset, stored_scale, write_dataset
 from recsys.data.scale import RatingScale
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 class DataWarning(UserWarning):

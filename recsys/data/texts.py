@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 
-from recsys.data.store import Store
+from recsys.store import Store
 
 
 def item_header(title: str | None, year: int | None, genres: str | None) -> str | None:

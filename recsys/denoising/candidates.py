@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, Field
 
 from recsys.data.split import DataConfig, SplitData
-from recsys.data.store import Store
+from recsys.store import Store
 from recsys.training.runs import config_hash, record_training
 from recsys.training.trainer import OptimConfig, TrainResult, train_bpr
 

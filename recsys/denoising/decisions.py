@@ -29,8 +29,8 @@ from recsys.data.datasets import MOVIELENS_SCALE
 from recsys.data.ingest import split_scale
 from recsys.data.scale import RatingScale
 from recsys.data.split import SplitData
-from recsys.data.store import Store
 from recsys.models.graph import edit_graph
+from recsys.store import Store
 
 JudgeSource = Literal["llm", "oracle", "simulated"]
 GROUND_TRUTH_JUDGES = ("oracle", "simulated")  # analysis judges: they read the injected-noise flags

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
-from recsys.data.store import Store
 from recsys.data.texts import item_texts, profile_texts, user_histories
+from recsys.store import Store
 from recsys.training.device import resolve_device
 from recsys.training.losses import info_nce
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from recsys.data.store import Store
+from recsys.store import Store
 
 if TYPE_CHECKING:
     from recsys.training.trainer import TrainResult

@@ -7,13 +7,10 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, Field
 
-from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
+from pipeline.registry import register_training_only
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import train_objective
-from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.sampling import PoolNegativeSampler, UniformNegativeSampler
-from recsys.training.trainer import BPRObjective, OptimConfig
+from recsys.training.trainer import BPRObjective
 
 
 class DNSConfig(BaseModel):
@@ -40,17 +37,13 @@ class DNSObjective(BPRObjective):
         return self.rec_loss(model, user_emb, item_emb, users, positives, generator)
 
 
-def objective(data, config: DNSConfig, reg: float) -> DNSObjective:
+def objective(data, config: DNSConfig, reg: float, model=None, text_embeddings=None) -> DNSObjective:
     uniform = UniformNegativeSampler(data.train, data.num_items)
     return DNSObjective(data.train, normalized_adjacency(data.train, data.num_users, data.num_items),
                         DNSNegativeSampler(uniform, config.dns_candidates), reg)
 
 
-def run(config, console) -> tuple:
-    return train_objective("dns", config, console,
-                           lambda data, model: objective(data, config, config.optim_config().reg))
 
-
-METHOD = register(Method(
+METHOD = register_training_only(
     "dns", "dynamic hard negatives: the top-scored of --dns-candidates uniform candidates per pair, on --backbone.",
-    (DNSConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ("data", "train"), run))
+    DNSConfig, objective)

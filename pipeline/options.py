@@ -1,6 +1,6 @@
 """The option groups the methods share; each method's command line is its own groups plus these.
 
-A method lists the groups it reads (:class:`recsys.methods.base.Method`), so `python -m recsys.train
+A method lists the groups it reads (:class:`pipeline.registry.Method`), so `python -m recsys.train
 <method> --help` shows only those options. The defaults are the full model's.
 """
 
@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from judge.config import PROMPTS_DIR, HardRule
-from recsys.data.store import DEFAULT_STORE_PATH
 from recsys.denoising.candidates import CandidateConfig
+from recsys.store import DEFAULT_STORE_PATH
 from recsys.training.trainer import OptimConfig
 
 

@@ -7,14 +7,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
+from pipeline.registry import register_training_only
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import train_objective
-from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import PerEdgeObjective, pair_scores
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig
 
 
 class RCEConfig(BaseModel):
@@ -55,17 +51,13 @@ class RCEObjective(PerEdgeObjective):
         return {"seen": self.seen_count, "mean_weight": mean}
 
 
-def objective(data, config: RCEConfig, reg: float) -> RCEObjective:
+def objective(data, config: RCEConfig, reg: float, model=None, text_embeddings=None) -> RCEObjective:
     edges = data.train
     adj, uniform = normalized_adjacency(edges, data.num_users, data.num_items), UniformNegativeSampler(edges, data.num_items)
     return RCEObjective(edges, adj, uniform, reg, data.num_items, config.rce_beta)
 
 
-def run(config, console) -> tuple:
-    return train_objective("rce", config, console,
-                           lambda data, model: objective(data, config, config.optim_config().reg))
 
-
-METHOD = register(Method(
+METHOD = register_training_only(
     "rce", "R-CE: ADT's reweighted loss (Wang et al., WSDM 2021): pairs the model cannot fit count less.",
-    (RCEConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ("data", "train"), run))
+    RCEConfig, objective)

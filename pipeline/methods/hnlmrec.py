@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field
 
 from judge.config import LMConfig, RunnerConfig
 from judge.embeddings import Encoder, EncoderConfig
+from pipeline.options import BackboneOptions, ProfileOptions, RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig, SplitData
 from recsys.denoising.semantic import SemanticIndex, cached_encode, entity_texts
-from recsys.methods.base import Method, register
 from recsys.models.graph import edge_keys, normalized_adjacency
-from recsys.stages import Stages
-from recsys.stages.options import BackboneOptions, ProfileOptions, RunOptions
 from recsys.training.sampling import MixedNegativeSampler, UniformNegativeSampler
 from recsys.training.trainer import BPRObjective, OptimConfig, build_model
 
@@ -134,4 +134,4 @@ METHOD = register(Method(
     "hnlmrec", "LLM-generated negatives mapped to real items through FAISS, mixed into BPR's negatives.",
     (HNLMRecConfig, ProfileOptions, BackboneOptions, RunOptions, EncoderConfig, LMConfig, RunnerConfig, OptimConfig,
      DataConfig),
-    ("data", "generated negatives", "negative mapping", "train"), run, uses_lm=True))
+    ("data", "generated negatives", "negative mapping", "train"), run, uses_lm=True, lm_work=("generated negatives",)))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import torch
 
 from judge.config import LMConfig, RunnerConfig, VerdictModeConfig
+from pipeline.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import Stages
-from recsys.stages.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
 from recsys.training.sampling import UniformNegativeSampler
 from recsys.training.trainer import BPRObjective, OptimConfig, build_model
 

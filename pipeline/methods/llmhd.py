@@ -15,13 +15,13 @@ import pandas as pd
 import torch
 
 from judge.config import LLMHDConfig, LMConfig, RunnerConfig
+from pipeline.methods.tce import TCEConfig, TCEObjective
+from pipeline.options import BackboneOptions, CandidateOptions, ProfileOptions, RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig, SplitData
 from recsys.denoising.decisions import DECISION_COLUMNS, augmented_graph, decision_edges
-from recsys.methods.base import Method, register
-from recsys.methods.tce import TCEConfig, TCEObjective
 from recsys.models.graph import edge_keys, normalized_adjacency
-from recsys.stages import Stages
-from recsys.stages.options import BackboneOptions, CandidateOptions, ProfileOptions, RunOptions
 from recsys.training.sampling import UniformNegativeSampler
 from recsys.training.trainer import OptimConfig, build_model
 
@@ -94,4 +94,4 @@ METHOD = register(Method(
     "never truncated.",
     (LLMHDConfig, TCEConfig, ProfileOptions, CandidateOptions, BackboneOptions, RunOptions, LMConfig, RunnerConfig,
      OptimConfig, DataConfig),
-    ("data", "profiles", "pretrain + candidates", "llmhd scoring", "graph edit", "train"), run, uses_lm=True))
+    ("data", "profiles", "pretrain + candidates", "llmhd scoring", "graph edit", "train"), run, uses_lm=True, lm_work=("user profiles", "llmhd scores and updates")))

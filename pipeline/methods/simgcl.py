@@ -7,15 +7,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
+from pipeline.registry import register_training_only
 from recsys.models import LightGCN
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import train_objective
-from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import ContrastiveObjective, node_contrast
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig
 
 
 class SimGCLConfig(BaseModel):
@@ -70,18 +66,14 @@ class SimGCLObjective(ContrastiveObjective):
         return node_contrast(a, b, users, items, self.temperature)
 
 
-def objective(data, config: SimGCLConfig, reg: float, model: torch.nn.Module) -> SimGCLObjective:
+def objective(data, config: SimGCLConfig, reg: float, model=None, text_embeddings=None) -> SimGCLObjective:
     if not isinstance(model, LightGCN):
         raise ValueError(f"simgcl supports the LightGCN backbone only, not {type(model).__name__}")
     return SimGCLObjective(data.train, data.num_users, data.num_items, reg, config.simgcl_eps, config.simgcl_weight,
                            config.simgcl_temperature, config.simgcl_layer0)
 
 
-def run(config, console) -> tuple:
-    return train_objective("simgcl", config, console,
-                           lambda data, model: objective(data, config, config.optim_config().reg, model))
 
-
-METHOD = register(Method(
+METHOD = register_training_only(
     "simgcl", 'SimGCL (Yu et al., SIGIR 2022): InfoNCE between two noise-perturbed LightGCN encodings, added to BPR.',
-    (SimGCLConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ('data', 'train'), run))
+    SimGCLConfig, objective)

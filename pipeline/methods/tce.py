@@ -8,14 +8,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
+from pipeline.registry import register_training_only
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import train_objective
-from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import PerEdgeObjective, pair_scores
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig
 
 
 class TCEConfig(BaseModel):
@@ -82,18 +78,14 @@ class TCEObjective(PerEdgeObjective):
                 "dropped_share": self.dropped_count / self.seen_count.clamp(min=1)}
 
 
-def objective(data, config: TCEConfig, reg: float) -> TCEObjective:
+def objective(data, config: TCEConfig, reg: float, model=None, text_embeddings=None) -> TCEObjective:
     edges = data.train
     adj, uniform = normalized_adjacency(edges, data.num_users, data.num_items), UniformNegativeSampler(edges, data.num_items)
     return TCEObjective(edges, adj, uniform, reg, data.num_items, config.tce_max_drop_rate, config.tce_num_gradual)
 
 
-def run(config, console) -> tuple:
-    return train_objective("tce", config, console,
-                           lambda data, model: objective(data, config, config.optim_config().reg))
 
-
-METHOD = register(Method(
+METHOD = register_training_only(
     "tce", "T-CE: ADT's truncated loss (Wang et al., WSDM 2021): each batch's largest-loss pairs are dropped, at a "
     "rate that grows over training.",
-    (TCEConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ("data", "train"), run))
+    TCEConfig, objective)

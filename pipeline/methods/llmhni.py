@@ -8,7 +8,7 @@
 * L_hal: InfoNCE between the encodings on an edge-dropped view of G and one of G', redrawn each
   epoch, so that an edge the judge added or removed by mistake cannot dominate;
 * optionally λ3·L_align, RLMRec-Con's InfoNCE between each node's encoding on G' and its MLP-mapped
-  profile embedding (:class:`recsys.methods.rlmrec_con.ProfileAlignment`), so the profiles shape the
+  profile embedding (:class:`pipeline.methods.rlmrec_con.ProfileAlignment`), so the profiles shape the
   embeddings as well as the negatives.
 
 With both λ at 0, G' = G and no semantic negatives, the objective is exactly the BPR baseline.
@@ -21,13 +21,13 @@ from pydantic import BaseModel, Field
 
 from judge.config import LMConfig, RunnerConfig, VerdictModeConfig
 from judge.embeddings import EncoderConfig
+from pipeline.methods.rlmrec_con import ProfileAlignment, profile_alignment
+from pipeline.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig
 from recsys.denoising.semantic import AlignmentConfig
-from recsys.methods.base import Method, register
-from recsys.methods.rlmrec_con import ProfileAlignment, profile_alignment
 from recsys.models.graph import drop_edges, normalized_adjacency
-from recsys.stages import Stages
-from recsys.stages.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
 from recsys.training.losses import info_nce
 from recsys.training.sampling import (
     MixedNegativeSampler,
@@ -196,4 +196,4 @@ METHOD = register(Method(
     (LLMHNIConfig, AlignmentConfig, JudgeOptions, ProfileOptions, CandidateOptions, BackboneOptions, RunOptions,
      EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig, OptimConfig, DataConfig),
     ("data", "pretrain + candidates", "profiles", "embeddings", "alignment", "verdicts", "graph edit", "train"),
-    run, uses_lm=True))
+    run, uses_lm=True, lm_work=("user profiles", "item profiles", "verdicts")))

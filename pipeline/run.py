@@ -1,8 +1,8 @@
 """Runs a registered method by name and reports it: the layer the entry points call.
 
-    data → models → training → denoising → stages → methods → pipeline → `python -m recsys.train`
+    recsys (data, store, models, training, denoising) → judge → pipeline (stages → methods → run) → `python -m recsys.train`
 
-:data:`METHODS` holds every method of :mod:`recsys.methods`; :func:`run_method` narrows a config to the
+:data:`METHODS` holds every method of :mod:`pipeline.methods`; :func:`run_method` narrows a config to the
 method's own options (so a run's recorded config and hash do not depend on how it was launched) and
 runs its stages.
 """
@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from recsys.methods import METHODS, method_settings, own_config
-from recsys.stages import NON_RESULT_FIELDS, BudgetExhausted, IncompleteJudge, PipelineReport
+from pipeline.methods import METHODS, method_settings, own_config
+from pipeline.stages import NON_RESULT_FIELDS, BudgetExhausted, IncompleteJudge, PipelineReport
 from recsys.training.runs import config_hash
 from recsys.training.trainer import TrainResult
 

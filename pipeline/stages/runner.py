@@ -11,7 +11,7 @@
 * graph edit: decisions → G', and the hard-vs-noise confusion against the ground truth;
 * train: the method's objective, recorded as one run (:meth:`Stages.train`).
 
-A method (:mod:`recsys.methods`) calls the stages it needs, in order. The LM stages import the judge
+A method (:mod:`pipeline.methods`) calls the stages it needs, in order. The LM stages import the judge
 (:mod:`judge`) where they run: DSPy and LiteLLM take seconds to load, and `--help`, the floors and the
 training-only baselines never need them (evals/startup.md). The judge never imports this package.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
@@ -30,16 +29,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from judge.embeddings import Encoder
+from pipeline import lab
+from pipeline.stages.gate import JudgeGate
+from pipeline.stages.report import NON_RESULT_FIELDS, BudgetExhausted, IncompleteJudge, PipelineReport
 from recsys.data.datasets import DataValidationError
 from recsys.data.split import SplitData, load_split, make_split, split_summary
-from recsys.data.store import Store
 from recsys.data.texts import IMPORTED, imported_vectors, profile_texts
 from recsys.denoising.candidates import CandidateConfig, PretrainConfig, pretrain_candidates
 from recsys.denoising.decisions import (
     GROUND_TRUTH_JUDGES,
     augmented_graph,
     confusion_metrics,
-    down_weighting,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
@@ -54,66 +54,13 @@ from recsys.denoising.semantic import (
     ranking_auc,
     train_projector,
 )
-from recsys.stages import lab
+from recsys.store import Store
 from recsys.training.runs import record_training
-from recsys.training.trainer import TrainResult, build_model, fit
-
-# Fields that change how a run looks or how fast it goes, not what it computes.
-NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
-                     "retry_failed", "embedded_threads", "embedded_slots", "prompts_dir", "encoder_batch_size"}
-
-
-@dataclass
-class PipelineReport:
-    """What the stages found, for the summary printed at the end and for the run's record."""
-
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    confusion: pd.DataFrame | None = None
-
-    def stage_timings(self) -> dict[str, float]:
-        """Each stage's seconds under a run-timings key, e.g. stage_pretrain_candidates_seconds."""
-        return {f"stage_{name.replace(' + ', '_').replace(' ', '_')}_seconds": seconds
-                for name, seconds in self.stage_seconds.items()}
-
-
-@dataclass
-class JudgeGate:
-    """Whether the judge may edit the graph: its balanced accuracy against the break-even (a judge
-    below it costs more clean edges than it removes noise), unless forced."""
-
-    accuracy: float | None
-    break_even: float
-    forced: bool = False
-    source: str = ""
-    break_even_source: str = "--gate-break-even"
-
-    @property
-    def passes(self) -> bool:
-        return self.accuracy is not None and self.accuracy >= self.break_even
-
-    @property
-    def open(self) -> bool:
-        return self.passes or self.forced
-
-    @property
-    def reason(self) -> str:
-        if self.accuracy is None:
-            text = ("the judge is not measured on a labeled set of this dataset (run `python -m evals.judge "
-                    "--dataset ...` with this LM and prompt)")
-        else:
-            text = (f"judge balanced accuracy {self.accuracy:.3f} ({self.source}) "
-                    f"{'>=' if self.passes else '<'} break-even {self.break_even:.2f} ({self.break_even_source})")
-        return text + ("; --force-edit" if self.forced and not self.passes else "")
-
-    def metrics(self) -> dict[str, float]:
-        return {"gate_accuracy": float("nan") if self.accuracy is None else self.accuracy,
-                "gate_break_even": self.break_even, "gate_passed": float(self.passes), "gate_open": float(self.open)}
+from recsys.training.trainer import TrainResult, fit
 
 
 class Stages:
-    """Runs and times the stages for one method's config (its option groups, :mod:`recsys.stages.options`)."""
+    """Runs and times the stages for one method's config (its option groups, :mod:`pipeline.options`)."""
 
     def __init__(self, config, console: Console):
         self.config = config
@@ -325,7 +272,7 @@ class Stages:
     def graph_edit(self, data: SplitData, candidate_set: str | None, programs, lab_curve: str = "llmhni"
                    ) -> torch.Tensor:
         """G' from the judge's decisions on ``candidate_set``, if the gate (read against the lab's
-        ``lab_curve``, :mod:`recsys.stages.lab`) lets the judge edit; else G = G'."""
+        ``lab_curve``, :mod:`pipeline.lab`) lets the judge edit; else G = G'."""
         from judge.lm import lm_identity
         from judge.programs import is_hard
         from judge.records import missing_verdict_pairs
@@ -447,28 +394,3 @@ class Stages:
             return result
 
         return self.train(name, data, train)
-
-
-def train_objective(name: str, config, console: Console, build: Callable) -> tuple[str, TrainResult, PipelineReport]:
-    """A training-only method: the data, then ``build(data, model)``'s objective fitted on --backbone and
-    recorded. An objective that keeps a per-edge report (T-CE, R-CE) adds how it treated the injected edges."""
-    stages = Stages(config, console)
-    data = stages.data()
-    torch.manual_seed(config.training_seed)
-    model = build_model(data, config.backbone, config.optim_config())
-    objective = build(data, model)
-
-    def report_edges(result: TrainResult) -> None:
-        result.extra_metrics["denoise"] = down_weighting(objective.edge_report(), data.train_is_noise)
-
-    run_id, result = stages.fit(name, data, model, objective,
-                                report_edges if hasattr(objective, "edge_report") else None)
-    return run_id, result, stages.report
-
-
-class BudgetExhausted(RuntimeError):
-    """An LM stage stopped on its budget before finishing."""
-
-
-class IncompleteJudge(BudgetExhausted):
-    """The graph edit would read a judge with missing verdicts (refused unless --allow-partial)."""

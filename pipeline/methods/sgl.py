@@ -6,14 +6,10 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, Field
 
-from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
+from pipeline.registry import register_training_only
 from recsys.models.graph import drop_edges, normalized_adjacency
-from recsys.stages import train_objective
-from recsys.stages.options import BackboneOptions, RunOptions
 from recsys.training.objectives import ContrastiveObjective, node_contrast
 from recsys.training.sampling import UniformNegativeSampler
-from recsys.training.trainer import OptimConfig
 
 
 class SGLConfig(BaseModel):
@@ -49,16 +45,12 @@ class SGLObjective(ContrastiveObjective):
         return node_contrast(a, b, users, items, self.temperature)
 
 
-def objective(data, config: SGLConfig, reg: float, model=None) -> SGLObjective:
+def objective(data, config: SGLConfig, reg: float, model=None, text_embeddings=None) -> SGLObjective:
     return SGLObjective(data.train, data.num_users, data.num_items, reg, config.sgl_drop_rate, config.sgl_weight,
                         config.sgl_temperature)
 
 
-def run(config, console) -> tuple:
-    return train_objective("sgl", config, console,
-                           lambda data, model: objective(data, config, config.optim_config().reg, model))
 
-
-METHOD = register(Method(
+METHOD = register_training_only(
     "sgl", 'SGL-ED (Wu et al., SIGIR 2021): InfoNCE between two edge-dropped views, added to BPR.',
-    (SGLConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ('data', 'train'), run))
+    SGLConfig, objective)

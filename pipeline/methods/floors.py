@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.options import RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
 from recsys.models.floors import PopularityRanking, RandomRanking
-from recsys.stages import Stages
-from recsys.stages.options import RunOptions
 from recsys.training.trainer import OptimConfig, TrainResult, evaluate_fixed
 
 

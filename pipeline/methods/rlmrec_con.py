@@ -8,11 +8,11 @@ from pydantic import BaseModel, Field
 
 from judge.config import LMConfig, RunnerConfig
 from judge.embeddings import EncoderConfig
+from pipeline.options import BackboneOptions, ProfileOptions, RunOptions
+from pipeline.registry import Method, register
+from pipeline.stages import Stages
 from recsys.data.split import DataConfig
-from recsys.methods.base import Method, register
 from recsys.models.graph import normalized_adjacency
-from recsys.stages import Stages
-from recsys.stages.options import BackboneOptions, ProfileOptions, RunOptions
 from recsys.training.losses import info_nce
 from recsys.training.objectives import ContrastiveObjective
 from recsys.training.sampling import UniformNegativeSampler
@@ -149,4 +149,5 @@ def run(config, console) -> tuple:
 
 METHOD = register(Method(
     "rlmrec_con", 'RLMRec-Con (Ren et al., WWW 2024): InfoNCE between CF embeddings and MLP-mapped LLM-profile embeddings.',
-    (RLMRecConConfig, ProfileOptions, EncoderConfig, LMConfig, RunnerConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ('data', 'profiles', 'embeddings', 'train'), run, uses_lm=True))
+    (RLMRecConConfig, ProfileOptions, EncoderConfig, LMConfig, RunnerConfig, BackboneOptions, RunOptions, OptimConfig, DataConfig), ('data', 'profiles', 'embeddings', 'train'), run, uses_lm=True,
+    lm_work=("user profiles", "item profiles"), objective=objective))

@@ -1,10 +1,6 @@
 """judge: LM backends, DSPy signatures and programs, the batch runner and the prompt optimizer.
 
-`python -m judge --help` lists the commands; the prompt optimizer comes with its own issue.
+`python -m judge --help` lists the commands.
 """
 
-import os
-
-# Before dspy/litellm are imported: never fetch model metadata or hub files from the network.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from judge import offline  # noqa: F401  (sets the offline environment before dspy/litellm are imported)

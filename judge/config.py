@@ -7,12 +7,14 @@ and the training-only methods start in seconds; :mod:`judge.lm`, :mod:`judge.run
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+# The installed `prompts` package (the checkout's prompts/ in an editable install), not a path guessed from this file.
+PROMPTS_DIR = Path(str(resources.files("prompts")))
 HardRule = Literal["both_high", "either_high", "both_at_least_mid"]
 
 EMBEDDED = "embedded"

@@ -1,6 +1,6 @@
 """The judge gate's break-even accuracies, as the judge-value lab measured them.
 
-`python -m evals.judge_value` writes one entry per (dataset, noise setting) to ``evals/break_even.json``:
+`python -m evals.judge_value` writes one entry per (dataset, noise setting) to ``pipeline/break_even.json``:
 the simulated-judge accuracy p at which each curve starts to pay (the full model against its own
 G' = G run, plain BPR on G' against the noisy backbone). The full model's gate reads the entry of the
 dataset and noise setting it trains on; where the lab has none (a user's own data, a setting not in
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 
-LAB_FILE = Path(__file__).resolve().parents[2] / "evals" / "break_even.json"
+# Package data of `pipeline`, found through importlib.resources so that an installed wheel reads it too.
+LAB_FILE = Path(str(resources.files("pipeline") / "break_even.json"))
 # Which lab curve a method's graph edit is read against.
 CURVES = ("llmhni", "bpr_on_g_prime")
 

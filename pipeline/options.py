@@ -104,7 +104,7 @@ class JudgeOptions(BaseModel):
     )
     gate_lab: bool = Field(
         True, description="Gate at the break-even accuracy the judge-value lab measured for this dataset and "
-        "noise setting (evals/break_even.json, written by python -m evals.judge_value) where it has one; "
+        "noise setting (pipeline/break_even.json, written by python -m evals.judge_value) where it has one; "
         "--no-gate-lab always uses --gate-break-even."
     )
     force_edit: bool = Field(False, description="Edit the graph with the judge's decisions even below the gate.")

@@ -43,3 +43,21 @@ def query(path, sql, params=()):
         return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def fake_server():
+    """One fake OpenAI-compatible server per test module: its address is part of the LM identity that
+    keys the stored rows, so a module's template store and its tests must share it."""
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_server):
+    """The module's server, healthy and with no requests counted, before and after each test."""
+    fake_server.reset()
+    yield fake_server
+    fake_server.reset()

@@ -19,13 +19,15 @@ batched line is answered as the same live request would be. Faults: ``batch_hold
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.parser import BytesParser
 from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def cut_off(number: int, properties: dict, content: str) -> tuple[str, str]:
@@ -156,6 +158,13 @@ class FakeOpenAI:
 
     # -- the batch API: /v1/files, /v1/batches, /v1/batches/{id}, /v1/files/{id}/content ------------
 
+    def reset(self) -> None:
+        """Back to a healthy server with no requests seen: every fault off, counters and files cleared."""
+        self.requests, self.delay_s, self.fail_first = 0, 0.0, 0
+        self.hang_first, self.hang_s, self.respond = 0, 0.0, None
+        self.bodies.clear()
+        self.reset_batches()
+
     def reset_batches(self) -> None:
         """Forget every file and batch, and put the batch faults back to none.
 
@@ -273,6 +282,33 @@ class FakeOpenAI:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def run_judge(*args: str) -> None:
+    """`python -m judge ARGS` in this process."""
+    from pydantic_settings import CliApp
+
+    from judge.__main__ import JudgeCLI
+
+    CliApp.run(JudgeCLI, cli_args=list(args))
+
+
+def judge_template(folder: Path, fake: FakeOpenAI, secret: str, candidates: Sequence[str] = (
+        "--low-positives", "1", "--high-negatives", "1"), profiles: Sequence[str] | None = ()
+                   ) -> tuple[Path, list[str]]:
+    """A store with a synthetic dataset's candidates and (unless ``profiles`` is None) its LM profiles
+    from ``fake``, made once through the CLI: (store, the data options every later command repeats)."""
+    from tests.conftest import synthetic_ratings
+
+    os.environ.setdefault("FAKE_API_KEY", secret)
+    ratings = folder / "ratings.csv"
+    synthetic_ratings().to_csv(ratings, index=False)
+    store = folder / "template.duckdb"
+    data = ["--dataset", str(ratings), "--noise-ratio", "0.05", "--no-progress"]
+    run_judge("candidates", "--store", str(store), *candidates, *data)
+    if profiles is not None:
+        run_judge("profiles", *lm_args(fake, store), *data, *profiles)
+    return store, data
 
 
 def lm_args(fake: FakeOpenAI, store) -> list[str]:

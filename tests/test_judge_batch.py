@@ -18,12 +18,11 @@ import time
 
 import duckdb
 import pytest
-from pydantic_settings import CliApp
 
 from judge.__main__ import JudgeCLI
 from judge.config import RunnerConfig
 from recsys.cli import run_cli
-from tests.fake_openai import FakeOpenAI, cut_off, lm_args
+from tests.fake_openai import cut_off, judge_template, lm_args, run_judge
 
 SECRET = "sk-test-batch"
 FAST = ["--batch-api", "--batch-poll-s", "0.05"]
@@ -34,8 +33,7 @@ PROFILE_COLUMNS = ("split_id, kind, entity_idx, lm, prompt_hash, status, profile
                    "prompt_tokens, completion_tokens, cost, attempts, finish_reason")
 
 
-def judge(*args: str) -> None:
-    CliApp.run(JudgeCLI, cli_args=list(args))
+judge = run_judge
 
 
 def rows(store, sql, params=()):
@@ -51,33 +49,10 @@ def one(store, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def fake_server():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.requests, fake_server.fail_first, fake_server.respond = 0, 0, None
-    fake_server.bodies.clear()
-    fake_server.reset_batches()
-    yield fake_server
-    fake_server.respond = None
-    fake_server.reset_batches()
-
-
-@pytest.fixture(scope="module")
 def templates(tmp_path_factory, fake_server):
     """(store with candidates only, the same with live profiles, data options)."""
-    from tests.conftest import synthetic_ratings
-
-    os.environ.setdefault("FAKE_API_KEY", SECRET)
     folder = tmp_path_factory.mktemp("batch")
-    ratings = folder / "ratings.csv"
-    synthetic_ratings().to_csv(ratings, index=False)
-    data = ["--dataset", str(ratings), "--noise-ratio", "0.05", "--no-progress"]
-    bare = folder / "candidates.duckdb"
-    judge("candidates", "--store", str(bare), "--low-positives", "1", "--high-negatives", "1", *data)
+    bare, data = judge_template(folder, fake_server, SECRET, profiles=None)
     profiled = folder / "profiled.duckdb"
     shutil.copy(bare, profiled)
     judge("profiles", *lm_args(fake_server, profiled), *data)

@@ -19,9 +19,7 @@ from datetime import datetime
 
 import duckdb
 import pytest
-from pydantic_settings import CliApp
 
-from judge.__main__ import JudgeCLI
 from judge.lm import LMConfig, configure_dspy, default_threads, legacy_identity, lm_identity, rename_identity
 from judge.outputs import degenerate_reason, is_strict_json_object, repeated_phrase
 from judge.programs import ProfileItem, UserViewJudge
@@ -29,13 +27,12 @@ from judge.records import effective_status, missing_verdict_pairs
 from judge.runner import Task, execute
 from judge.signatures import ItemProfile, UserProfile, Verdict
 from recsys.store import Store
-from tests.fake_openai import FakeOpenAI, lm_args
+from tests.fake_openai import FakeOpenAI, judge_template, lm_args, run_judge
 
 SECRET = "sk-test-faults"
 
 
-def judge(*args: str) -> None:
-    CliApp.run(JudgeCLI, cli_args=list(args))
+judge = run_judge
 
 
 def count(store, sql, params=()):
@@ -47,33 +44,8 @@ def count(store, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def fake_server():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.requests, fake_server.delay_s, fake_server.fail_first = 0, 0.0, 0
-    fake_server.hang_first, fake_server.hang_s, fake_server.respond = 0, 0.0, None
-    fake_server.bodies.clear()
-    yield fake_server
-    fake_server.respond, fake_server.hang_first = None, 0
-
-
-@pytest.fixture(scope="module")
 def template_store(tmp_path_factory, fake_server):
-    from tests.conftest import synthetic_ratings
-
-    os.environ.setdefault("FAKE_API_KEY", SECRET)
-    folder = tmp_path_factory.mktemp("faults")
-    ratings = folder / "ratings.csv"
-    synthetic_ratings().to_csv(ratings, index=False)
-    store = folder / "template.duckdb"
-    data = ["--dataset", str(ratings), "--noise-ratio", "0.05", "--no-progress"]
-    judge("candidates", "--store", str(store), "--low-positives", "1", "--high-negatives", "1", *data)
-    judge("profiles", *lm_args(fake_server, store), *data)
-    return store, data
+    return judge_template(tmp_path_factory.mktemp("faults"), fake_server, SECRET)
 
 
 @pytest.fixture

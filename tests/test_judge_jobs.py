@@ -9,46 +9,20 @@ import time
 
 import duckdb
 import pytest
-from pydantic_settings import CliApp
 
-from judge.__main__ import JudgeCLI
-from tests.fake_openai import FakeOpenAI, lm_args
+from tests.fake_openai import judge_template, lm_args, run_judge
 
 SECRET = "sk-test-secret-do-not-store"
 
 
-def judge(*args: str) -> None:
-    CliApp.run(JudgeCLI, cli_args=list(args))
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    # One server for the module: its address is part of the LM identity that keys the rows.
-    with FakeOpenAI() as server:
-        yield server
+judge = run_judge
 
 
 @pytest.fixture(scope="module")
 def template_store(tmp_path_factory, fake_server):
     """Profiles and candidates for a synthetic dataset, made once through the CLI."""
-    from tests.conftest import synthetic_ratings
-
-    folder = tmp_path_factory.mktemp("judge")
-    ratings = folder / "ratings.csv"
-    synthetic_ratings().to_csv(ratings, index=False)
-    store = folder / "template.duckdb"
-    data = ["--dataset", str(ratings), "--noise-ratio", "0.05", "--no-progress"]
-    os.environ.setdefault("FAKE_API_KEY", SECRET)
-    judge("candidates", "--store", str(store), "--low-positives", "1", "--high-negatives", "1", *data)
-    judge("profiles", *lm_args(fake_server, store), *data)
+    store, data = judge_template(tmp_path_factory.mktemp("judge"), fake_server, SECRET)
     return store, data, fake_server.requests
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.requests, fake_server.delay_s, fake_server.fail_first = 0, 0.0, 0
-    fake_server.bodies.clear()
-    return fake_server
 
 
 @pytest.fixture

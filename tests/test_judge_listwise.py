@@ -9,9 +9,7 @@ import shutil
 import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
-from pydantic_settings import CliApp
 
-from judge.__main__ import JudgeCLI
 from judge.listwise import (
     CandidateVerdict,
     ListVerdicts,
@@ -24,7 +22,7 @@ from judge.listwise import (
 from judge.prompts import load_program
 from judge.runner import Outcome, Task, execute
 from tests.conftest import query
-from tests.fake_openai import FakeOpenAI, cut_off, lm_args
+from tests.fake_openai import cut_off, judge_template, lm_args, run_judge
 
 SECRET = "sk-test-listwise"
 
@@ -130,30 +128,14 @@ def test_entry_label_probabilities_follow_each_entry():
 
 # -- run_verdicts in listwise mode, over HTTP (tests/fake_openai.py) --------------------------------------------
 
-def judge(*args: str) -> None:
-    CliApp.run(JudgeCLI, cli_args=list(args))
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    with FakeOpenAI() as server:
-        yield server
+judge = run_judge
 
 
 @pytest.fixture(scope="module")
 def template_store(tmp_path_factory, fake_server):
-    from tests.conftest import synthetic_ratings
-
-    folder = tmp_path_factory.mktemp("listwise")
-    ratings = folder / "ratings.csv"
-    synthetic_ratings().to_csv(ratings, index=False)
-    store = folder / "template.duckdb"
-    data = ["--dataset", str(ratings), "--noise-ratio", "0.05", "--no-progress"]
-    os.environ.setdefault("FAKE_API_KEY", SECRET)
-    judge("candidates", "--store", str(store), "--candidate-budget", "None", "--low-positives", "2",
-          "--high-negatives", "2", "--max-users", "6", *data)
-    judge("profiles", *lm_args(fake_server, store), *data, "--kinds", "user")
-    return store, data
+    return judge_template(tmp_path_factory.mktemp("listwise"), fake_server, SECRET, candidates=(
+        "--candidate-budget", "None", "--low-positives", "2", "--high-negatives", "2", "--max-users", "6"),
+        profiles=("--kinds", "user"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""HNLMRec-style semantic negatives (DESIGN.md's related method) as a training method.
+"""HNLMRec-style semantic negatives (docs/design.md's related methods) as a training method.
 
 The LM (:func:`judge.baseline_jobs.run_contrast_negatives`) writes, per user, a short description of
 an item they would *not* like although it resembles their history. Here the description is embedded

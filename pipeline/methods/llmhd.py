@@ -1,4 +1,4 @@
-"""LLMHD (Hard samples vs. noise with an LLM scorer, DESIGN.md's related method) as a training method.
+"""LLMHD (Hard samples vs. noise with an LLM scorer, docs/design.md's related methods) as a training method.
 
 The LM work (:mod:`judge.baseline_jobs`) scores the variance-pruned low-score positives 1-10 against
 the user's summarized preference. Here the scores become decisions and the training objective:

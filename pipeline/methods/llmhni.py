@@ -1,4 +1,4 @@
-"""The LLMHNI training objective (DESIGN.md, "The method"):
+"""The LLMHNI training objective (docs/design.md, "The method, equation by equation"):
 
     L = L_rec + λ1·L_de + λ2·L_hal   (+ the L2 weight decay inside L_rec)
 
@@ -28,7 +28,7 @@ from pipeline.stages import Stages
 from recsys.data.split import DataConfig
 from recsys.denoising.semantic import AlignmentConfig
 from recsys.models.graph import drop_edges, normalized_adjacency
-from recsys.training.losses import info_nce
+from recsys.training.objectives import node_contrast
 from recsys.training.sampling import (
     MixedNegativeSampler,
     PoolNegativeSampler,
@@ -126,12 +126,6 @@ class LLMHNIObjective(BPRObjective):
                 normalized_adjacency(drop_edges(self.edges, rate, generator), self.num_users, self.num_items),
             )
 
-    def node_contrast(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
-                      users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """InfoNCE between two encodings of the batch's unique users, plus the same for its items."""
-        tau = self.config.cl_temperature
-        return info_nce(a[0][users], b[0][users], tau) + info_nce(a[1][items], b[1][items], tau)
-
     def batch_loss(self, model, users, positives, generator) -> torch.Tensor:
         on_g_prime = model.user_item_embeddings(self.adj)
         self.pool.bind(*on_g_prime)
@@ -139,12 +133,13 @@ class LLMHNIObjective(BPRObjective):
         losses = {"rec": loss.item()}
         batch_users, batch_items = torch.unique(users), torch.unique(positives)
         if self.lambda_de > 0:
-            l_de = self.node_contrast(model.user_item_embeddings(self.adj_g), on_g_prime, batch_users, batch_items)
+            l_de = node_contrast(model.user_item_embeddings(self.adj_g), on_g_prime, batch_users, batch_items,
+                                 self.config.cl_temperature)
             loss = loss + self.lambda_de * l_de
             losses["de"] = l_de.item()
         if self.lambda_hal > 0:
             view_g, view_g_prime = (model.user_item_embeddings(view) for view in self.views)
-            l_hal = self.node_contrast(view_g, view_g_prime, batch_users, batch_items)
+            l_hal = node_contrast(view_g, view_g_prime, batch_users, batch_items, self.config.cl_temperature)
             loss = loss + self.lambda_hal * l_hal
             losses["hal"] = l_hal.item()
         if self.alignment is not None:

@@ -55,6 +55,7 @@ from recsys.denoising.semantic import (
     train_projector,
 )
 from recsys.store import Store
+from recsys.store.candidates import candidate_counts_by_kind, candidate_reach, judged_candidate_users
 from recsys.training.runs import record_training
 from recsys.training.trainer import TrainResult, fit
 
@@ -231,16 +232,8 @@ class Stages:
                 CandidateConfig.model_validate(
                     config.model_dump(include=set(CandidateConfig.model_fields)) | overrides),
                 config.progress, config.store_flush_seconds)
-            with self.store.connect() as con:
-                counts = dict(con.execute("SELECT kind, count(*) FROM candidates WHERE candidate_set = ? "
-                                          "GROUP BY kind", [candidate_set]).fetchall())
-            with self.store.connect() as con:
-                users, injected = con.execute(
-                    "SELECT count(DISTINCT c.user_idx), count(*) FILTER (WHERE x.is_injected_noise) FROM candidates c "
-                    "LEFT JOIN interactions x ON x.split_id = c.split_id AND x.user_idx = c.user_idx "
-                    " AND x.item_idx = c.item_idx AND x.split = 'train' "
-                    "WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative')",
-                    [candidate_set]).fetchone()
+            counts = candidate_counts_by_kind(self.store, candidate_set)
+            users, injected = candidate_reach(self.store, candidate_set)
             chosen = CandidateConfig.model_validate(config.model_dump(include=set(CandidateConfig.model_fields))
                                                     | overrides)
             reach = (f"{chosen.candidate_share:.0%} of each user's positives" if chosen.candidate_share
@@ -264,10 +257,7 @@ class Stages:
         return gate.open
 
     def judged_users(self, candidate_set: str) -> list[int]:
-        with self.store.connect() as con:
-            return [user for user, in con.execute(
-                "SELECT DISTINCT user_idx FROM candidates WHERE candidate_set = ? "
-                "AND kind IN ('low_score_positive', 'high_score_negative') ORDER BY user_idx", [candidate_set]).fetchall()]
+        return judged_candidate_users(self.store, candidate_set)
 
     def graph_edit(self, data: SplitData, candidate_set: str | None, programs, lab_curve: str = "llmhni"
                    ) -> torch.Tensor:

@@ -29,6 +29,18 @@ from recsys.data.datasets import (
 from recsys.data.presplit import load_presplit_folder
 from recsys.data.scale import RatingScale
 from recsys.store import Store
+from recsys.store.datasets import (
+    dataset_content_hash,
+    dataset_exists,
+    dataset_scale_row,
+    insert_dataset,
+    insert_dataset_embeddings,
+    insert_dataset_profiles,
+    insert_items,
+    insert_ratings,
+    insert_users,
+)
+from recsys.store.splits import split_dataset_id
 
 
 def read_dataset(dataset: str, items_file: Path | None = None, options: ReadOptions | None = None) -> RawDataset:
@@ -148,45 +160,34 @@ def index_dataset(raw: RawDataset, dataset_id: str | None = None) -> DatasetTabl
 
 def write_dataset(con, tables: DatasetTables) -> None:
     """Insert a dataset's rows inside the caller's transaction."""
-    users_table, items_table, ratings_table = tables.users, tables.items, tables.ratings  # noqa: F841 (read by SQL)
-    con.execute("INSERT INTO users (dataset_id, user_idx, raw_id) SELECT * FROM users_table")
-    con.execute("INSERT INTO items SELECT * FROM items_table")
-    con.execute("INSERT INTO ratings (dataset_id, user_idx, item_idx, rating, ts, given_split) "
-                "SELECT * FROM ratings_table")
+    insert_users(con, tables.users)
+    insert_items(con, tables.items)
+    insert_ratings(con, tables.ratings)
     if tables.profiles is not None:
-        profiles_table = tables.profiles  # noqa: F841
-        con.execute("INSERT INTO dataset_profiles (dataset_id, kind, entity_idx, text, profile) "
-                    "SELECT * FROM profiles_table")
+        insert_dataset_profiles(con, tables.profiles)
     if tables.embeddings is not None:
-        embeddings_table = tables.embeddings  # noqa: F841
-        con.execute("INSERT INTO dataset_embeddings (dataset_id, kind, entity_idx, vector) "
-                    "SELECT dataset_id, kind, entity_idx, vector::FLOAT[] FROM embeddings_table")
-    con.execute(
-        "INSERT INTO datasets (dataset_id, source, content_hash, n_users, n_items, n_ratings, scale) "
-        "VALUES (?,?,?,?,?,?,?)",
-        [tables.dataset_id, tables.source, tables.content_hash, tables.n_users, tables.n_items,
-         len(tables.ratings), tables.scale.model_dump_json()],
-    )
+        insert_dataset_embeddings(con, tables.embeddings)
+    insert_dataset(con, tables.dataset_id, tables.source, tables.content_hash, tables.n_users, tables.n_items,
+                   len(tables.ratings), tables.scale.model_dump_json())
 
 
 def stored_content_hash(store: Store, dataset_id: str) -> str | None:
     with store.connect() as con:
-        row = con.execute("SELECT content_hash FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()
-    return row[0] if row else None
+        return dataset_content_hash(con, dataset_id)
 
 
 def stored_scale(store: Store, dataset_id: str) -> RatingScale:
     """The dataset's scale; datasets ingested before scales were stored are MovieLens-like (1-5)."""
     with store.connect() as con:
-        row = con.execute("SELECT scale FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()
+        row = dataset_scale_row(con, dataset_id)
     if row is None:
         raise DataValidationError(f"the store has no dataset {dataset_id!r}.")
-    return RatingScale.model_validate(json.loads(row[0])) if row[0] else MOVIELENS_SCALE
+    return RatingScale.model_validate(json.loads(row.scale)) if row.scale else MOVIELENS_SCALE
 
 
 def split_scale(store: Store, split_id: str) -> RatingScale:
     with store.connect() as con:
-        dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [split_id]).fetchone()
+        dataset_id = split_dataset_id(con, split_id)
     return stored_scale(store, dataset_id)
 
 
@@ -221,7 +222,7 @@ def ingest(store: Store, raw: RawDataset, dataset_id: str | None = None) -> str:
     tables = index_dataset(raw, dataset_id)
     with store.transaction() as con:
         # Re-check inside the transaction: another process may have ingested it meanwhile.
-        if not con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone():
+        if not dataset_exists(con, dataset_id):
             write_dataset(con, tables)
     return dataset_id
 
@@ -231,6 +232,6 @@ def ensure_dataset(store: Store, dataset: str, items_file: Path | None = None, o
     dataset_id, tables = prepare_dataset(store, dataset, items_file, options)
     if tables is not None:
         with store.transaction() as con:
-            if not con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone():
+            if not dataset_exists(con, dataset_id):
                 write_dataset(con, tables)
     return dataset_id

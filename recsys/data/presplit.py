@@ -38,6 +38,8 @@ from recsys.data.datasets import (
     validate_items,
     validate_ratings,
 )
+from recsys.store.datasets import dataset_size, items_frame
+from recsys.store.splits import interactions_frame, split_dataset_id
 
 MATRIX_FILES = {"train": "trn_mat.pkl", "valid": "val_mat.pkl", "test": "tst_mat.pkl"}
 PROFILE_FILES = {"user": "usr_prf.pkl", "item": "itm_prf.pkl"}
@@ -318,13 +320,10 @@ def write_matrix_layout(store, split_id: str, folder: Path) -> dict[str, int]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with store.connect() as con:
-        dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [split_id]).fetchone()
-        n_users, n_items = con.execute("SELECT n_users, n_items FROM datasets WHERE dataset_id = ?",
-                                       [dataset_id]).fetchone()
-        edges = con.execute("SELECT user_idx, item_idx, split FROM interactions WHERE split_id = ?",
-                            [split_id]).df()
-        items = con.execute("SELECT item_idx AS item_id, title, year, genres, text FROM items WHERE dataset_id = ? "
-                            "ORDER BY item_idx", [dataset_id]).df()
+        dataset_id = split_dataset_id(con, split_id)
+        n_users, n_items = dataset_size(con, dataset_id)
+        edges = interactions_frame(con, split_id)
+        items = items_frame(con, dataset_id)
     counts = {}
     for split, name in MATRIX_FILES.items():
         part = edges[edges.split == split]

@@ -37,6 +37,16 @@ from recsys.data.datasets import MOVIELENS_SCALE, DataValidationError, ReadOptio
 from recsys.data.ingest import prepare_dataset, stored_scale, write_dataset
 from recsys.data.scale import RatingScale
 from recsys.store import Store
+from recsys.store.datasets import dataset_exists, dataset_item_count, dataset_size, has_given_split, ratings_frame
+from recsys.store.splits import (
+    insert_interactions,
+    insert_reserved_pairs,
+    insert_split,
+    interaction_arrays,
+    split_dataset_id,
+    split_exists,
+    split_frame,
+)
 
 
 class DataWarning(UserWarning):
@@ -202,15 +212,12 @@ def make_split(store: Store, config: DataConfig, report: Callable[[str], None] |
     if tables is None:
         scale = stored_scale(store, dataset_id)
         with store.connect() as con:
-            given = con.execute("SELECT count(*) FROM ratings WHERE dataset_id = ? AND given_split IS NOT NULL",
-                                [dataset_id]).fetchone()[0] > 0
+            given = has_given_split(con, dataset_id)
             split_id = config.split_id(dataset_id, scale, given)
-            if con.execute("SELECT 1 FROM splits WHERE split_id = ?", [split_id]).fetchone():
+            if split_exists(con, split_id):
                 return split_id
-            ratings = con.execute(
-                "SELECT user_idx, item_idx, rating, given_split FROM ratings WHERE dataset_id = ? "
-                "ORDER BY user_idx, item_idx", [dataset_id]).df()
-            num_items = con.execute("SELECT n_items FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
+            ratings = ratings_frame(con, dataset_id)
+            num_items = dataset_item_count(con, dataset_id)
     else:
         scale = tables.scale
         given = bool(tables.ratings.given_split.notna().any())
@@ -223,26 +230,16 @@ def make_split(store: Store, config: DataConfig, report: Callable[[str], None] |
         for message in tables.warnings:
             warn(message)
 
-    split_table, reserved, row = _compute_split(ratings, num_items, config, scale, given, split_id)  # noqa: RUF059 (SQL reads split_table)
+    split_table, reserved, row = _compute_split(ratings, num_items, config, scale, given, split_id)
     with store.transaction() as con:
-        if tables is not None and not con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?",
-                                                  [dataset_id]).fetchone():
+        if tables is not None and not dataset_exists(con, dataset_id):
             write_dataset(con, tables)
-        if con.execute("SELECT 1 FROM splits WHERE split_id = ?", [split_id]).fetchone():
+        if split_exists(con, split_id):
             return split_id
-        con.execute(
-            "INSERT INTO interactions (split_id, user_idx, item_idx, rating, split, is_injected_noise) "
-            "SELECT split_id, user_idx, item_idx, rating, split, is_injected_noise FROM split_table"
-        )
+        insert_interactions(con, split_table)
         if len(reserved):
-            reserved_table = reserved[["user_idx", "item_idx", "rating"]].assign(split_id=split_id)  # noqa: F841 (read by the SQL below)
-            con.execute("INSERT INTO reserved_pairs (split_id, user_idx, item_idx, rating) "
-                        "SELECT split_id, user_idx, item_idx, rating FROM reserved_table")
-        con.execute(
-            "INSERT INTO splits (split_id, dataset_id, seed, noise_kind, noise_ratio, params, n_users_kept,"
-            " n_users_dropped, n_train_clean, n_train_noise, n_valid, n_test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [split_id, dataset_id, config.seed, config.noise_kind, config.noise_ratio, *row],
-        )
+            insert_reserved_pairs(con, reserved[["user_idx", "item_idx", "rating"]].assign(split_id=split_id))
+        insert_split(con, split_id, dataset_id, config.seed, config.noise_kind, config.noise_ratio, *row)
     return split_id
 
 
@@ -312,21 +309,15 @@ def _compute_split(ratings: pd.DataFrame, num_items: int, config: DataConfig, sc
 
 def split_summary(store: Store, split_id: str) -> dict:
     with store.connect() as con:
-        row = con.execute("SELECT * FROM splits WHERE split_id = ?", [split_id]).df()
+        row = split_frame(con, split_id)
     return row.iloc[0].to_dict()
 
 
 def load_split(store: Store, split_id: str) -> SplitData:
     with store.connect() as con:
-        dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [split_id]).fetchone()
-        num_users, num_items = con.execute(
-            "SELECT n_users, n_items FROM datasets WHERE dataset_id = ?", [dataset_id]
-        ).fetchone()
-        rows = con.execute(
-            "SELECT user_idx, item_idx, split, is_injected_noise FROM interactions WHERE split_id = ? "
-            "ORDER BY user_idx, item_idx",
-            [split_id],
-        ).fetchnumpy()
+        dataset_id = split_dataset_id(con, split_id)
+        num_users, num_items = dataset_size(con, dataset_id)
+        rows = interaction_arrays(con, split_id)
 
     def edges(name: str) -> tuple[torch.Tensor, np.ndarray]:
         mask = np.asarray(rows["split"]) == name

@@ -10,6 +10,16 @@ import random
 import numpy as np
 
 from recsys.store import Store
+from recsys.store.texts import (
+    entity_count,
+    imported_profile_texts,
+    imported_vector_rows,
+    item_text_rows,
+    lm_profile_texts,
+    train_items_by_user,
+    train_user_counts,
+    train_users_by_item,
+)
 
 
 def item_header(title: str | None, year: int | None, genres: str | None) -> str | None:
@@ -36,11 +46,7 @@ def compose_item_text(title: str | None, year: int | None, genres: str | None, t
 
 def item_texts(store: Store, split_id: str) -> dict[int, str]:
     with store.connect() as con:
-        rows = con.execute(
-            "SELECT i.item_idx, i.title, i.year, i.genres, i.text, i.raw_id FROM items i "
-            "JOIN splits s ON s.dataset_id = i.dataset_id WHERE s.split_id = ?",
-            [split_id],
-        ).fetchall()
+        rows = item_text_rows(con, split_id)
     return {item: compose_item_text(title, year, genres, text) or raw_id
             for item, title, year, genres, text, raw_id in rows}
 
@@ -48,24 +54,14 @@ def item_texts(store: Store, split_id: str) -> dict[int, str]:
 def user_histories(store: Store, split_id: str, max_items: int) -> dict[int, list[int]]:
     """Each user's training items, most recent first (implicit feedback: ratings are not shown)."""
     with store.connect() as con:
-        rows = con.execute(
-            "SELECT i.user_idx, list(i.item_idx ORDER BY r.ts DESC NULLS LAST, i.item_idx) FROM interactions i "
-            "JOIN splits s USING (split_id) "
-            "LEFT JOIN ratings r ON r.dataset_id = s.dataset_id AND r.user_idx = i.user_idx AND r.item_idx = i.item_idx "
-            "WHERE i.split_id = ? AND i.split = 'train' GROUP BY i.user_idx ORDER BY i.user_idx",
-            [split_id],
-        ).fetchall()
+        rows = train_items_by_user(con, split_id)
     return {user: items[:max_items] for user, items in rows}
 
 
 def item_takers(store: Store, split_id: str, max_takers: int, seed: int) -> dict[int, list[int]]:
     """A seeded sample of each item's training users."""
     with store.connect() as con:
-        rows = con.execute(
-            "SELECT item_idx, list(user_idx ORDER BY user_idx) FROM interactions "
-            "WHERE split_id = ? AND split = 'train' GROUP BY item_idx ORDER BY item_idx",
-            [split_id],
-        ).fetchall()
+        rows = train_users_by_item(con, split_id)
     rng = random.Random(seed)
     return {item: sorted(rng.sample(users, min(max_takers, len(users)))) for item, users in rows}
 
@@ -73,9 +69,7 @@ def item_takers(store: Store, split_id: str, max_takers: int, seed: int) -> dict
 def item_popularity(store: Store, split_id: str) -> dict[int, int]:
     """Training users per item (items without training edges are absent)."""
     with store.connect() as con:
-        return dict(con.execute(
-            "SELECT item_idx, count(*) FROM interactions WHERE split_id = ? AND split = 'train' GROUP BY item_idx",
-            [split_id]).fetchall())
+        return train_user_counts(con, split_id)
 
 
 IMPORTED = "imported"  # the LM, prompt and encoder identity of what a dataset ships (RLMRec's usr_prf.pkl, ...)
@@ -86,28 +80,20 @@ def profile_texts(store: Store, split_id: str, kind: str, lm: str, prompt_hash: 
     with ``lm`` = :data:`IMPORTED`, the profiles the dataset shipped with."""
     if lm == IMPORTED:
         with store.connect() as con:
-            return dict(con.execute(
-                "SELECT p.entity_idx, p.text FROM dataset_profiles p JOIN splits s ON s.dataset_id = p.dataset_id "
-                "WHERE s.split_id = ? AND p.kind = ?", [split_id, kind]).fetchall())
+            return imported_profile_texts(con, split_id, kind)
     with store.connect() as con:
-        return dict(con.execute(
-            "SELECT entity_idx, text FROM profiles WHERE split_id = ? AND kind = ? AND lm = ? "
-            "AND prompt_hash = ? AND status = 'ok'", [split_id, kind, lm, prompt_hash]).fetchall())
+        return lm_profile_texts(con, split_id, kind, lm, prompt_hash)
 
 
 def imported_vectors(store: Store, split_id: str, kind: str) -> np.ndarray | None:
     """[N, d] the text embeddings the dataset shipped with (RLMRec's usr_emb_np.pkl / itm_emb_np.pkl), one
     row per user or item index; None when it shipped none."""
     with store.connect() as con:
-        count, = con.execute(
-            f"SELECT {'n_users' if kind == 'user' else 'n_items'} FROM datasets JOIN splits USING (dataset_id) "
-            "WHERE split_id = ?", [split_id]).fetchone()
-        rows = con.execute(
-            "SELECT e.entity_idx, e.vector FROM dataset_embeddings e JOIN splits s ON s.dataset_id = e.dataset_id "
-            "WHERE s.split_id = ? AND e.kind = ? ORDER BY e.entity_idx", [split_id, kind]).fetchall()
+        count = entity_count(con, split_id, kind)
+        rows = imported_vector_rows(con, split_id, kind)
     if not rows:
         return None
-    vectors = np.zeros((count, len(rows[0][1])), dtype=np.float32)
+    vectors = np.zeros((count, len(rows[0].vector)), dtype=np.float32)
     for index, vector in rows:
         vectors[index] = vector
     return vectors

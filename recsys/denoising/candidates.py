@@ -17,6 +17,12 @@ from pydantic import BaseModel, Field
 
 from recsys.data.split import DataConfig, SplitData
 from recsys.store import Store
+from recsys.store.candidates import (
+    candidate_set_exists,
+    insert_candidate_rows,
+    insert_candidate_set,
+    top_positive_items,
+)
 from recsys.training.runs import config_hash, record_training
 from recsys.training.trainer import OptimConfig, TrainResult, train_bpr
 
@@ -192,17 +198,10 @@ def write_candidates(store: Store, candidate_set: str, split_id: str, backbone_r
 def insert_candidates(con, candidate_set: str, split_id: str, backbone_run: str, config: BaseModel,
                       rows: list[tuple]) -> bool:
     """Insert a candidate set inside the caller's transaction, unless it exists; True if inserted."""
-    if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+    if candidate_set_exists(con, candidate_set):
         return False
-    con.executemany(
-        "INSERT INTO candidates (candidate_set, split_id, user_idx, item_idx, kind, score, rank)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(candidate_set, split_id, *row) for row in rows],
-    )
-    con.execute(
-        "INSERT INTO candidate_sets (candidate_set, split_id, backbone_run, params) VALUES (?, ?, ?, ?)",
-        [candidate_set, split_id, backbone_run, config.model_dump_json()],
-    )
+    insert_candidate_rows(con, candidate_set, split_id, rows)
+    insert_candidate_set(con, candidate_set, split_id, backbone_run, config.model_dump_json())
     return True
 
 
@@ -220,10 +219,7 @@ def candidate_set_id(split_id: str, backbone_hash: str, config: CandidateConfig)
 
 def candidate_top_items(store: Store, candidate_set: str) -> dict[int, list[int]]:
     """Each user's highest-scored training positives in a candidate set (what the item view reads)."""
-    with store.connect() as con:
-        return dict(con.execute(
-            "SELECT user_idx, list(item_idx ORDER BY rank) FROM candidates WHERE candidate_set = ? "
-            "AND kind = 'top_positive' GROUP BY user_idx", [candidate_set]).fetchall())
+    return top_positive_items(store, candidate_set)
 
 
 # -- the candidate-picking backbone ------------------------------------------------------------
@@ -251,7 +247,7 @@ def pretrain_candidates(store: Store, data: SplitData, pretrain: PretrainConfig,
     Returns the candidate set id and whether it was created now."""
     candidate_set = candidate_set_id(data.split_id, config_hash(pretrain), candidates)
     with store.connect() as con:
-        if con.execute("SELECT 1 FROM candidate_sets WHERE candidate_set = ?", [candidate_set]).fetchone():
+        if candidate_set_exists(con, candidate_set):
             return candidate_set, False
     snapshots = ScoreSnapshots(candidates.variance_window) if candidates.prune_by_variance else None
     run_id, result = pretrain_backbone(store, data, pretrain, progress, flush_seconds, snapshots)

@@ -31,6 +31,12 @@ from recsys.data.scale import RatingScale
 from recsys.data.split import SplitData
 from recsys.models.graph import edit_graph
 from recsys.store import Store
+from recsys.store.candidates import (
+    confusion_by_pair,
+    injected_train_edges,
+    llm_verdict_pairs,
+    oracle_decision_pairs,
+)
 
 JudgeSource = Literal["llm", "oracle", "simulated"]
 GROUND_TRUTH_JUDGES = ("oracle", "simulated")  # analysis judges: they read the injected-noise flags
@@ -56,17 +62,7 @@ def llm_decisions(store: Store, candidate_set: str, lm_id: str, prompt_hash: str
                   is_hard: Callable[[str, str], bool]) -> pd.DataFrame:
     """One row per candidate pair with an ok verdict from both views; ``is_hard(user_label, item_label)``
     is the rule (e.g. :func:`judge.programs.is_hard` with both_high)."""
-    with store.connect() as con:
-        pairs = con.execute(
-            "SELECT c.user_idx, c.item_idx, c.kind, u.label AS user_label, i.label AS item_label "
-            "FROM candidates c "
-            "JOIN verdicts u ON u.candidate_set = c.candidate_set AND u.user_idx = c.user_idx "
-            " AND u.item_idx = c.item_idx AND u.view = 'user' AND u.status = 'ok' AND u.lm = ? AND u.prompt_hash = ? "
-            "JOIN verdicts i ON i.candidate_set = c.candidate_set AND i.user_idx = c.user_idx "
-            " AND i.item_idx = c.item_idx AND i.view = 'item' AND i.status = 'ok' AND i.lm = ? AND i.prompt_hash = ? "
-            "WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative') "
-            "ORDER BY c.user_idx, c.item_idx",
-            [lm_id, prompt_hash, lm_id, prompt_hash, candidate_set]).df()
+    pairs = llm_verdict_pairs(store, candidate_set, lm_id, prompt_hash)
     pairs["decision"] = [
         "hard" if is_hard(u, i) else "noise" for u, i in zip(pairs.user_label, pairs.item_label)
     ]
@@ -75,16 +71,7 @@ def llm_decisions(store: Store, candidate_set: str, lm_id: str, prompt_hash: str
 
 def oracle_decisions(store: Store, candidate_set: str) -> pd.DataFrame:
     """Ground truth on the candidate positives (injected = noise); candidate negatives are never added."""
-    with store.connect() as con:
-        pairs = con.execute(
-            "SELECT c.user_idx, c.item_idx, c.kind, "
-            " CASE WHEN c.kind = 'low_score_positive' AND NOT x.is_injected_noise THEN 'hard' ELSE 'noise' END "
-            " AS decision "
-            "FROM candidates c JOIN candidate_sets USING (candidate_set) "
-            "LEFT JOIN interactions x ON x.split_id = c.split_id AND x.user_idx = c.user_idx "
-            " AND x.item_idx = c.item_idx AND x.split = 'train' "
-            "WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative') "
-            "ORDER BY c.user_idx, c.item_idx", [candidate_set]).df()
+    pairs = oracle_decision_pairs(store, candidate_set)
     return pairs[DECISION_COLUMNS]
 
 
@@ -138,39 +125,9 @@ def hard_noise_confusion(store: Store, split_id: str, candidate_set: str, decisi
     """
     scale = split_scale(store, split_id)
     bucket = pair_buckets(scale)
-    implicit = "FALSE" if scale.implicit is None else f"rating = {float(scale.implicit)!r}"
-    pair_sql = (
-        "CASE WHEN kind = 'low_score_positive' THEN "
-        f"  CASE WHEN is_injected_noise THEN '{bucket['injected']}' "
-        f"       WHEN rating >= {float(scale.like)!r} THEN '{bucket['clean_liked']}' ELSE '{bucket['clean_other']}' END "
-        f" ELSE CASE WHEN rating IS NULL THEN '{bucket['negative_unrated']}' "
-        f"  WHEN {implicit} THEN '{bucket['negative_implicit']}' "
-        f"  WHEN rating >= {float(scale.like)!r} THEN '{bucket['negative_liked']}' "
-        f"  WHEN rating > {float(scale.dislike)!r} THEN '{bucket['negative_between']}' "
-        f"  ELSE '{bucket['negative_disliked']}' END END AS pair")
     with store.connect() as con:
-        con.register("decided", decisions)  # decision is cast: with no verdict yet, pandas types it float
-        frame = con.execute(
-            "WITH cand AS ("
-            " SELECT c.user_idx, c.item_idx, c.kind, CAST(d.decision AS VARCHAR) AS decision, "
-            "  x.is_injected_noise, r.rating "
-            " FROM candidates c "
-            " JOIN splits s ON s.split_id = c.split_id "
-            " LEFT JOIN decided d ON d.user_idx = c.user_idx AND d.item_idx = c.item_idx AND d.kind = c.kind "
-            " LEFT JOIN interactions x ON x.split_id = c.split_id AND x.user_idx = c.user_idx "
-            "  AND x.item_idx = c.item_idx AND x.split = 'train' "
-            " LEFT JOIN ratings r ON r.dataset_id = s.dataset_id AND r.user_idx = c.user_idx AND r.item_idx = c.item_idx "
-            " WHERE c.candidate_set = ? AND c.kind IN ('low_score_positive', 'high_score_negative')) "
-            f"SELECT {pair_sql}, count(*) AS candidates, count(decision) AS judged, "
-            " count(*) FILTER (WHERE (kind = 'low_score_positive' AND decision = 'noise') "
-            "  OR (kind = 'high_score_negative' AND decision = 'hard')) AS edited, "
-            " count(*) FILTER (WHERE decision IS NOT NULL) - edited AS unchanged, "
-            " count(*) - count(decision) AS no_verdict "
-            "FROM cand GROUP BY pair", [candidate_set]).df()
-        con.unregister("decided")
-        injected = con.execute(
-            "SELECT count(*) FROM interactions WHERE split_id = ? AND split = 'train' AND is_injected_noise",
-            [split_id]).fetchone()[0]
+        frame = confusion_by_pair(con, candidate_set, decisions, scale, bucket)
+        injected = injected_train_edges(con, split_id)
     order = list(bucket.values())
     frame = frame.set_index("pair").reindex([p for p in order if p in set(frame.pair)]).reset_index()
     frame.attrs["injected_in_train"] = int(injected)

@@ -1,6 +1,6 @@
 """Semantic relevance: profile texts, their cached embeddings, the goal-aligned projector, FAISS.
 
-DESIGN.md, "Goal-aligned semantic embeddings": an encoder turns user and item profiles into s_u,
+docs/design.md, "Goal-aligned semantic embeddings": an encoder turns user and item profiles into s_u,
 s_i; an MLP projector g is trained with InfoNCE on pseudo-positive pairs (training edges whose text
 similarity is also high for that user); the aligned relevance is sem(u, i) = cos(g(s_u), g(s_i)).
 """
@@ -18,6 +18,8 @@ from tqdm.auto import tqdm
 
 from recsys.data.texts import item_texts, profile_texts, user_histories
 from recsys.store import Store
+from recsys.store.splits import split_size
+from recsys.store.vectors import cached_text_vectors, insert_text_vectors
 from recsys.training.device import resolve_device
 from recsys.training.losses import info_nce
 
@@ -40,19 +42,13 @@ def cached_encode(store: Store, encoder: TextEncoder, texts: list[str], progress
     """Encode texts, reusing every vector the store already has for this encoder; new vectors are
     written a chunk at a time, so an interrupted run keeps what it encoded."""
     hashes = [_text_hash(t) for t in texts]
-    with store.connect() as con:
-        known = dict(con.execute(
-            "SELECT text_hash, vector FROM text_embeddings WHERE encoder = ? AND text_hash IN ?",
-            [encoder.identity, sorted(set(hashes))]).fetchall())
+    known = cached_text_vectors(store, encoder.identity, hashes)
     missing = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items())
     with tqdm(total=len(missing), desc=desc, unit="text", disable=not progress or not missing) as bar:
         for start in range(0, len(missing), ENCODE_CHUNK):
             chunk = missing[start: start + ENCODE_CHUNK]
             vectors = encoder.encode([t for _, t in chunk])
-            with store.transaction() as con:
-                con.executemany(
-                    "INSERT INTO text_embeddings (encoder, text_hash, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    [(encoder.identity, h, v.tolist()) for (h, _), v in zip(chunk, vectors)])
+            insert_text_vectors(store, encoder.identity, [(h, v) for (h, _), v in zip(chunk, vectors)])
             known |= {h: v for (h, _), v in zip(chunk, vectors)}
             bar.update(len(chunk))
     return np.asarray([known[h] for h in hashes], dtype=np.float32)
@@ -65,9 +61,7 @@ def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, use
     LM work is bounded, so some entities have none; every text keeps the same base part).
     Returns the texts and how many of each carry an LLM profile."""
     with store.connect() as con:
-        num_users, num_items = con.execute(
-            "SELECT n_users, n_items FROM datasets JOIN splits USING (dataset_id) WHERE split_id = ?",
-            [split_id]).fetchone()
+        num_users, num_items = split_size(con, split_id)
     profiles = ({kind: profile_texts(store, split_id, kind, profile_lm, prompt)
                  for kind, prompt in (("user", user_prompt), ("item", item_prompt))} if profile_lm is not None else {})
     items = item_texts(store, split_id)

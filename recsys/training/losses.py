@@ -1,4 +1,4 @@
-"""Losses of the full model (DESIGN.md, "The method").
+"""Losses of the full model (docs/design.md, "The method, equation by equation").
 
 * L_rec: BPR, PyG's :class:`~torch_geometric.nn.models.lightgcn.BPRLoss` (used by the trainer).
 * L_al, L_de, L_hal: InfoNCE between two representations of the same nodes (or pairs), with the

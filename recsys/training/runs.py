@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from recsys.store import Store
+from recsys.store.runs import finish_run, insert_running_run, touch_run_heartbeat, upsert_metrics
 
 if TYPE_CHECKING:
     from recsys.training.trainer import TrainResult
@@ -94,12 +95,8 @@ class RunRecorder:
         self._pending: list[tuple] = []
         self._last_flush = time.monotonic()
         with store.transaction() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, split_id, model, config, config_hash, code_version, status,"
-                " heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, 'running', current_timestamp, ?, ?)",
-                [self.run_id, split_id, model, config.model_dump_json(), config_hash(config, hash_exclude),
-                 code_version(), os.getpid(), socket.gethostname()],
-            )
+            insert_running_run(con, self.run_id, split_id, model, config.model_dump_json(),
+                               config_hash(config, hash_exclude), code_version(), os.getpid(), socket.gethostname())
 
     def log(self, epoch: int, split: str, values: dict[str, float]) -> None:
         self._pending.extend((self.run_id, epoch, split, name, float(value)) for name, value in values.items())
@@ -109,22 +106,15 @@ class RunRecorder:
     def flush(self) -> None:
         with self.store.transaction() as con:
             if self._pending:
-                con.executemany(
-                    "INSERT OR REPLACE INTO metrics (run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
-                    self._pending,
-                )
-            con.execute("UPDATE runs SET heartbeat_at = current_timestamp WHERE run_id = ?", [self.run_id])
+                upsert_metrics(con, self._pending)
+            touch_run_heartbeat(con, self.run_id)
         self._pending.clear()
         self._last_flush = time.monotonic()
 
     def finish(self, status: str, best_epoch: int | None = None, timings: dict | None = None) -> None:
         self.flush()
         with self.store.transaction() as con:
-            con.execute(
-                "UPDATE runs SET status = ?, best_epoch = ?, timings = ?, heartbeat_at = current_timestamp,"
-                " finished_at = current_timestamp WHERE run_id = ?",
-                [status, best_epoch, json.dumps(timings or {}), self.run_id],
-            )
+            finish_run(con, self.run_id, status, best_epoch, json.dumps(timings or {}))
 
 
 def peak_memory_mb() -> float:
@@ -132,10 +122,10 @@ def peak_memory_mb() -> float:
 
 
 def record_training(store: Store, split_id: str, model: str, config: BaseModel,
-                    train: Callable[[Callable[[int, float, dict | None], None]], "TrainResult"], *,
+                    train: Callable[[Callable[[int, float, dict | None], None]], TrainResult], *,
                     hash_exclude: set[str] = frozenset(), flush_seconds: float = 5.0,
                     extra_metrics: dict[str, dict[str, float]] | None = None,
-                    extra_timings: dict[str, float] | None = None) -> tuple[str, "TrainResult"]:
+                    extra_timings: dict[str, float] | None = None) -> tuple[str, TrainResult]:
     """Run ``train(on_epoch)`` as one recorded run: every epoch's loss and validation metrics, the
     test metrics at the best epoch, ``extra_metrics`` (by split name, at epoch 0), timings and peak
     memory. Ctrl-C marks the run ``interrupted``, an error ``failed``."""

@@ -29,12 +29,23 @@ from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_ver
 from judge.lm import LMConfig, configure_dspy, lm_identity, rename_identity, stored_legacy_identities
 from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
-from judge.records import HEARTBEAT_AGE_SQL, STALE_AFTER_S, effective_status
+from judge.records import STALE_AFTER_S, effective_status
 from judge.runner import RunnerConfig, RunStats
-from recsys.cli import run_cli
+from recsys.cli import configure_logging, run_cli
 from recsys.data.split import DataConfig, load_split, make_split
 from recsys.denoising.candidates import CandidateConfig
 from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store.judgments import (
+    ProfileCount,
+    VerdictCount,
+    judged_pair_labels,
+    newest_candidate_set,
+    profile_counts,
+    recent_judge_runs,
+    recent_trainer_runs,
+    verdict_counts,
+)
+from recsys.store.lm_work import open_batches
 
 console = Console(stderr=True)
 
@@ -111,13 +122,10 @@ class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfi
         split_id = make_split(store, self.data_config())
         candidate_set = self.candidate_set
         if candidate_set is None:
-            with store.connect() as con:
-                row = con.execute("SELECT candidate_set FROM candidate_sets WHERE split_id = ? "
-                                  "ORDER BY created_at DESC LIMIT 1", [split_id]).fetchone()
-            if row is None:
+            candidate_set = newest_candidate_set(store, split_id)
+            if candidate_set is None:
                 console.print("[red]error:[/] no candidates for this split; run `python -m judge candidates` first.")
                 sys.exit(2)
-            candidate_set = row[0]
         judge_program = load_program(verdict_program_name(self.verdict_mode), prompts_dir=self.prompts_dir)
         user_prompt_hash = load_program("profile_user", prompts_dir=self.prompts_dir).prompt_hash
         configure_dspy(self)
@@ -137,17 +145,9 @@ class Status(StoreOptions, LMConfig):
         store = Store(self.store)
         out = _wide_console()
         with store.connect() as con:
-            for title, sql in (
-                ("profiles", "SELECT kind, lm, prompt_hash, status, coalesce(error_kind, '') AS error_kind, "
-                             "count(*) AS n FROM profiles GROUP BY ALL ORDER BY ALL"),
-                ("verdicts", "SELECT view, lm, prompt_hash, status, coalesce(error_kind, '') AS error_kind, "
-                             "coalesce(label, '') AS label, count(*) AS n FROM verdicts GROUP BY ALL ORDER BY ALL"),
-            ):
-                _print_sql_table(out, title, con.execute(sql))
-            runs = con.execute(
-                "SELECT judge_run_id, command, status, n_tasks, n_ok, n_failed, n_skipped, lm_calls, prompt_tokens, "
-                f"completion_tokens, round(cost, 4), round(seconds, 1), {HEARTBEAT_AGE_SQL}, pid, host "
-                "FROM judge_runs ORDER BY started_at DESC LIMIT 10").fetchall()
+            _print_rows_table(out, "profiles", ProfileCount._fields, profile_counts(con))
+            _print_rows_table(out, "verdicts", VerdictCount._fields, verdict_counts(con))
+            runs = recent_judge_runs(con)
             table = Table(title="judge runs (last 10)")
             for column in ("judge_run_id", "command", "status", "tasks", "ok", "failed", "skipped", "lm_calls",
                            "prompt_tokens", "completion_tokens", "cost", "seconds"):
@@ -158,19 +158,15 @@ class Status(StoreOptions, LMConfig):
                          "interrupted": "[yellow]interrupted[/]", "failed": "[red]failed[/]"}.get(status, status)
                 table.add_row(run[0], run[1], shown, *("" if v is None else str(v) for v in run[3:12]))
             out.print(table)
-            open_batches = con.execute(
-                "SELECT batch_id, command, n_requests, status, created_at FROM judge_batches "
-                "WHERE ingested_at IS NULL ORDER BY created_at").fetchall()
-            if open_batches:
+            batches = open_batches(con)
+            if batches:
                 table = Table(title="open batches (--batch-api: a re-run polls them, never resubmits)")
                 for column in ("batch_id", "command", "requests", "last status", "submitted"):
                     table.add_column(column)
-                for row in open_batches:
+                for row in batches:
                     table.add_row(*(str(value) for value in row))
                 out.print(table)
-            trainer_runs = con.execute(
-                f"SELECT run_id, model, status, started_at, {HEARTBEAT_AGE_SQL}, pid, host FROM runs "
-                "ORDER BY started_at DESC LIMIT 5").fetchall()
+            trainer_runs = recent_trainer_runs(con)
             if trainer_runs:
                 table = Table(title="trainer runs (last 5)")
                 for column in ("run_id", "model", "status", "started_at"):
@@ -179,11 +175,7 @@ class Status(StoreOptions, LMConfig):
                     table.add_row(run_id, model, effective_status(status, age, pid, host, self.stale_after_s),
                                   str(started))
                 out.print(table)
-            pairs = con.execute(
-                "SELECT c.kind, u.label, i.label FROM verdicts u "
-                "JOIN verdicts i USING (candidate_set, user_idx, item_idx, lm, prompt_hash) "
-                "JOIN candidates c USING (candidate_set, user_idx, item_idx) "
-                "WHERE u.view = 'user' AND i.view = 'item' AND u.status = 'ok' AND i.status = 'ok'").fetchall()
+            pairs = judged_pair_labels(con)
         decisions = Counter((kind, "hard" if is_hard(u, i, self.rule) else "noise") for kind, u, i in pairs)
         table = Table(title=f"decisions ({self.rule})")
         for column in ("kind", "decision", "n"):
@@ -210,11 +202,11 @@ class RenameLm(StoreOptions):
         console.print(", ".join(f"{table}: {n}" for table, n in moved.items()) or f"no rows of {self.old!r}")
 
 
-def _print_sql_table(out: Console, title: str, cursor) -> None:
+def _print_rows_table(out: Console, title: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     table = Table(title=title)
-    for column in (d[0] for d in cursor.description):
+    for column in columns:
         table.add_column(column)
-    for row in cursor.fetchall():
+    for row in rows:
         table.add_row(*(str(value) for value in row))
     out.print(table)
 
@@ -233,6 +225,7 @@ class JudgeCLI(BaseSettings):
     rename_lm: CliSubCommand[RenameLm] = Field(description="Re-key stored rows of one LM identity as another.")
 
     def cli_cmd(self) -> None:
+        configure_logging()
         try:
             CliApp.run_subcommand(self)
         except BatchAPIError as error:

@@ -26,16 +26,15 @@ from judge.runner import RunnerConfig, RunStats, Task
 from judge.signatures import ContrastItem
 from recsys.data.texts import item_texts, profile_texts, user_histories
 from recsys.store import Store
+from recsys.store.judgments import candidate_set_split
+from recsys.store.lm_work import low_score_positive_pairs, ok_method_outputs
 
 PER_USER = -1  # item_idx of a row about a user, not a pair
 
 
 def _outputs(store: Store, task: str, scope: str, lm_id: str, prompt_hash: str) -> dict[tuple[int, int, int], tuple]:
     """(user, item, round) -> (score, text) of the ok rows of one task."""
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT user_idx, item_idx, round, score, text FROM method_outputs WHERE task = ? AND scope = ? "
-            "AND lm = ? AND prompt_hash = ? AND status = 'ok'", [task, scope, lm_id, prompt_hash]).fetchall()
+    rows = ok_method_outputs(store, task, scope, lm_id, prompt_hash)
     return {(u, i, r): (score, text) for u, i, r, score, text in rows}
 
 
@@ -65,10 +64,8 @@ def run_llmhd(store: Store, candidate_set: str, score_program: LoadedProgram, up
         register_prompt(store, program)
     prompt_hash = llmhd_hash(score_program, update_program, user_prompt_hash)
     with store.connect() as con:
-        split_id, = con.execute("SELECT split_id FROM candidate_sets WHERE candidate_set = ?",
-                                [candidate_set]).fetchone()
-        pairs = con.execute("SELECT user_idx, item_idx FROM candidates WHERE candidate_set = ? "
-                            "AND kind = 'low_score_positive' ORDER BY user_idx, rank", [candidate_set]).fetchall()
+        split_id = candidate_set_split(con, candidate_set)
+        pairs = low_score_positive_pairs(con, candidate_set)
     texts = item_texts(store, split_id)
     preference = profile_texts(store, split_id, "user", lm_id, user_prompt_hash)
     pairs = [(u, i) for u, i in pairs if u in preference]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -44,6 +45,9 @@ from judge.config import LMConfig, RunnerConfig, batch_refusal
 from judge.records import Heartbeat, finish_run, start_run, write_outcome
 from judge.runner import Outcome, RunStats, Task, execute
 from recsys.store import Store
+from recsys.store.lm_work import record_batch, set_batch_status, stored_open_batches
+
+logger = logging.getLogger(__name__)
 
 CHAT_URL = "/v1/chat/completions"
 COMPLETION_WINDOW = "24h"
@@ -214,27 +218,6 @@ class OpenBatch:
     info: Any = None
 
 
-def _record_batch(store: Store, batch_id: str, input_file_id: str, command: str, table: str, lm_id: str,
-                  ids: list[str], status: str, run_id: str) -> None:
-    with store.transaction() as con:
-        # OR REPLACE: a server that reuses the id of a batch ingested long ago supersedes its row.
-        con.execute("INSERT OR REPLACE INTO judge_batches (batch_id, command, table_name, lm, input_file_id, custom_ids, "
-                    "n_requests, status, judge_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [batch_id, command, table, lm_id, input_file_id, ids, len(ids), status, run_id])
-
-
-def _open_batches(store: Store, command: str, table: str) -> list[tuple[str, str, list[str], str]]:
-    with store.connect() as con:
-        return con.execute("SELECT batch_id, input_file_id, custom_ids, status FROM judge_batches WHERE command = ? "
-                           "AND table_name = ? AND ingested_at IS NULL ORDER BY created_at", [command, table]).fetchall()
-
-
-def _set_status(store: Store, batch_id: str, status: str, ingested: bool = False) -> None:
-    with store.transaction() as con:
-        con.execute("UPDATE judge_batches SET status = ?" + (", ingested_at = current_timestamp" if ingested else "")
-                    + " WHERE batch_id = ?", [status, batch_id])
-
-
 def _jsonl(text: str) -> Iterable[dict]:
     for line in text.splitlines():
         if line.strip():
@@ -291,14 +274,14 @@ def run_batch_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, r
         # 1. batches a killed run left open: poll them, never submit their tasks again.
         batches: list[OpenBatch] = []
         claimed: set[str] = set()
-        for batch_id, input_file_id, ids, status in _open_batches(store, command, table):
+        for batch_id, input_file_id, ids, status in stored_open_batches(store, command, table):
             mine = [i for i in ids if i in by_id and i not in claimed]
             if mine:
                 batches.append(OpenBatch(batch_id, input_file_id, mine, status))
                 claimed.update(mine)
         if batches:
-            print(f"{command}: resuming {len(batches)} open batch(es) ({len(claimed)} requests): "
-                  + ", ".join(b.batch_id for b in batches))
+            logger.info("%s: resuming %d open batch(es) (%d requests): %s", command, len(batches), len(claimed),
+                        ", ".join(b.batch_id for b in batches))
         # 2. the rest, in batches of at most --batch-max-requests (and --max-calls in all).
         rest = [i for i in by_id if i not in claimed]
         if runner.max_calls is not None and len(claimed) + len(rest) > runner.max_calls:
@@ -312,9 +295,9 @@ def run_batch_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, r
             created = client.batches.create(input_file_id=upload.id, endpoint=CHAT_URL,
                                             completion_window=COMPLETION_WINDOW,
                                             metadata={"command": command, "lm": lm_id[:512]})
-            _record_batch(store, created.id, upload.id, command, table, lm_id, ids, created.status, stats.run_id)
+            record_batch(store, created.id, upload.id, command, table, lm_id, ids, created.status, stats.run_id)
             batches.append(OpenBatch(created.id, upload.id, ids, created.status))
-            print(f"{command}: submitted batch {created.id} ({len(ids)} requests)")
+            logger.info("%s: submitted batch %s (%d requests)", command, created.id, len(ids))
         # 3. poll until every batch has ended (or --batch-timeout-s), ingesting each as it ends.
         bar = tqdm(total=sum(len(b.ids) for b in batches), desc=f"{command} (batch)", unit="req",
                    disable=not runner.progress, dynamic_ncols=True)
@@ -340,7 +323,7 @@ def run_batch_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, r
                     _ingest(store, renderer, client, batch, info, by_id, writer)
                     pending.remove(batch)
                 else:
-                    _set_status(store, batch.batch_id, info.status)
+                    set_batch_status(store, batch.batch_id, info.status)
             bar.set_postfix(ok=stats.n_ok, failed=stats.n_failed,
                             batches=",".join(sorted({b.status for b in pending})) or "done")
             heartbeat()
@@ -350,9 +333,9 @@ def run_batch_job(store: Store, tasks: list[Task], command: str, lm: LMConfig, r
                 waiting = sum(writer.rows_in(by_id[i]) for b in pending for i in b.ids)
                 stats.n_skipped += waiting
                 stats.status = "incomplete"
-                print(f"{command}: --batch-timeout-s reached; {len(pending)} batch(es) still "
-                      f"{'/'.join(sorted({b.status for b in pending}))} with {waiting} requests: "
-                      "re-run to resume polling them (nothing is submitted twice).")
+                logger.warning("%s: --batch-timeout-s reached; %d batch(es) still %s with %d requests: "
+                               "re-run to resume polling them (nothing is submitted twice).", command, len(pending),
+                               "/".join(sorted({b.status for b in pending})), waiting)
                 break
             time.sleep(runner.batch_poll_s)
     except KeyboardInterrupt:
@@ -424,8 +407,8 @@ def _ingest(store: Store, renderer: BatchRenderer, client, batch: OpenBatch, inf
         try:
             submitted = {line["custom_id"]: line["body"] for line in _jsonl(_file_text(client, batch.input_file_id))}
         except openai.NotFoundError as error:  # the check is lost, not the answers
-            print(f"batch {batch.batch_id}: its input file is gone ({type(error).__name__}); answers are "
-                  "ingested without checking that each task's prompt is unchanged")
+            logger.warning("batch %s: its input file is gone (%s); answers are ingested without checking that "
+                           "each task's prompt is unchanged", batch.batch_id, type(error).__name__)
     batch_errors = "; ".join(getattr(e, "message", "") or str(e) for e in
                              (getattr(getattr(info, "errors", None), "data", None) or []))
     for i in batch.ids:
@@ -440,7 +423,7 @@ def _ingest(store: Store, renderer: BatchRenderer, client, batch: OpenBatch, inf
                               + (f" ({batch_errors})" if batch_errors else ""))
             outcome = _failure(task, reason, seconds)
         write(outcome)
-    _set_status(store, batch.batch_id, info.status if info is not None else "lost", ingested=True)
+    set_batch_status(store, batch.batch_id, info.status if info is not None else "lost", ingested=True)
 
 
 def _line_error(line: dict) -> str:

@@ -37,14 +37,17 @@ from judge.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.lm import LMConfig, lm_identity
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
-from judge.quality import classification_scores, judge_decisions, verdict_frame  # noqa: F401 (re-exported)
+from judge.quality import classification_scores, judge_decisions, verdict_frame
 from judge.runner import RunnerConfig
 from recsys.data.texts import profile_texts
 from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store.judge_evals import JUDGE_EVAL_SCORES, insert_judge_eval
+from recsys.store.labels import labeled_user_items
 
-# The reports live with the other benchmark reports in the checkout's evals/judge (this module moved
-# out of evals/, and its old `parent / "judge"` default wrote them into the judge package).
-REPORT_DIR = Path(__file__).resolve().parents[1] / "evals" / "judge"
+# The reports live with the other benchmark reports in evals/judge, relative to the working directory
+# (the CLIs run from the repository root); never through the package's own path, which an installed
+# wheel puts in site-packages.
+REPORT_DIR = Path("evals") / "judge"
 
 
 class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig):
@@ -104,9 +107,7 @@ def judge_parts(context: JudgeContext, config: JudgeEvalConfig, program: LoadedP
     """Both views on every labeled pair of ``parts`` that has no stored verdict for this LM and prompt."""
     from judge.jobs import VerdictJobConfig, run_verdicts
 
-    with context.store.connect() as con:
-        pairs = con.execute("SELECT user_idx, item_idx FROM labeled_pairs WHERE label_set = ? AND part IN ?",
-                            [context.labels.label_set, list(parts)]).fetchall()
+    pairs = labeled_user_items(context.store, context.labels.label_set, parts)
     return run_verdicts(context.store, context.labels.label_set, program, context.user_program.prompt_hash,
                         config, config, VerdictJobConfig(verdict_mode=program_mode(program),
                                                          listwise_max_candidates=config.listwise_max_candidates),
@@ -223,7 +224,7 @@ def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> 
                                            else f"{c}_mine"), rule)
     single = len(set(mine) | set(theirs)) < 2
     return {
-        "pairs": int(len(merged)),
+        "pairs": len(merged),
         "decisions_agree": float((mine == theirs).mean()),
         "decision_kappa": 1.0 if single and (mine == theirs).all() else (
             0.0 if single else float(cohen_kappa_score(mine, theirs))),
@@ -266,16 +267,9 @@ def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.Data
 def record_eval(store: Store, label_set: str, part: str, judge: str, scores: dict, lm: str | None = None,
                 program: LoadedProgram | None = None, rule: str | None = None) -> str:
     eval_id = uuid.uuid4().hex[:12]
-    columns = ("n_pairs", "accuracy", "balanced_accuracy", "macro_f1", "kappa", "parse_failure_rate",
-               "lm_calls", "prompt_tokens", "completion_tokens", "cost", "seconds")
-    details = {key: value for key, value in scores.items() if key not in columns}
-    with store.transaction() as con:
-        con.execute(
-            f"INSERT INTO judge_evals (eval_id, label_set, part, judge, lm, prompt_hash, prompt_path, rule, "
-            f"{', '.join(columns)}, details) VALUES ({', '.join('?' * (len(columns) + 9))})",
-            [eval_id, label_set, part, judge, lm, program.prompt_hash if program else None,
-             str(program.path) if program else None, rule, *(scores.get(column) for column in columns),
-             json.dumps(details)])
+    details = {key: value for key, value in scores.items() if key not in JUDGE_EVAL_SCORES}
+    insert_judge_eval(store, eval_id, label_set, part, judge, lm, program.prompt_hash if program else None,
+                      str(program.path) if program else None, rule, scores, json.dumps(details))
     return eval_id
 
 
@@ -365,8 +359,8 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
                      f"{tokens or '–'} | {_cell(s.get('seconds'), 0)} |")
     if judge.get("balanced_accuracy_ci"):
         low, high = judge["balanced_accuracy_ci"]
-        lines += ["", f"The judge's balanced accuracy, 95% interval over resampled test users (1,000 draws): "
-                      f"{low:.3f} to {high:.3f}."]
+        lines += ["", (f"The judge's balanced accuracy, 95% interval over resampled test users (1,000 draws): "
+                       f"{low:.3f} to {high:.3f}.")]
     c = judge["confusion"]
     lines += [
         "",

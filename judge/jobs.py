@@ -7,6 +7,7 @@ consecutive calls share a prompt prefix, and write each result as it arrives.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Collection
 from typing import Literal
@@ -23,6 +24,9 @@ from judge.signatures import ItemProfile, UserProfile
 from recsys.data.texts import item_popularity, item_takers, item_texts, profile_texts, user_histories
 from recsys.denoising.candidates import candidate_top_items
 from recsys.store import Store
+from recsys.store.judgments import candidate_pairs, candidate_set_split
+
+logger = logging.getLogger(__name__)
 
 VERDICT_KINDS = ("low_score_positive", "high_score_negative")
 
@@ -209,11 +213,8 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
     lm_id = lm_identity(lm)
     register_prompt(store, judge_program)
     with store.connect() as con:
-        split_id, = con.execute("SELECT split_id FROM candidate_sets WHERE candidate_set = ?",
-                                [candidate_set]).fetchone()
-        pairs = con.execute(
-            "SELECT user_idx, item_idx FROM candidates WHERE candidate_set = ? AND kind IN ? ORDER BY user_idx, kind, rank",
-            [candidate_set, list(VERDICT_KINDS)]).fetchall()
+        split_id = candidate_set_split(con, candidate_set)
+        pairs = candidate_pairs(con, candidate_set, VERDICT_KINDS)
     top_items = candidate_top_items(store, candidate_set)
     profiles = profile_texts(store, split_id, "user", profile_lm or lm_id, user_prompt_hash)
     texts = item_texts(store, split_id)
@@ -225,7 +226,7 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
         from judge.injection import exclude_flagged
 
         pairs, top_items, excluded = exclude_flagged(pairs, texts, profiles, top_items)
-        print(excluded.summary())
+        logger.info(excluded.summary())
     done = done_keys(store, "verdicts", ("user_idx", "item_idx", "view"),
                      {"candidate_set": candidate_set, "lm": lm_id, "prompt_hash": judge_program.prompt_hash},
                      runner.retry_failed)
@@ -248,13 +249,10 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
                 call = (lambda p=profiles[user], c=texts[item]:
                         judge.user_view(user_profile=p, candidate_item=c))
             else:
-                call = (lambda top=[texts[i] for i in top_items.get(user, [])], c=texts[item]:
-                        judge.item_view(user_top_items=top, candidate_item=c))
+                top = [texts[i] for i in top_items.get(user, [])]
+                call = (lambda top=top, c=texts[item]: judge.item_view(user_top_items=top, candidate_item=c))
             tasks.append(Task(key=(user, item, view), call=call))
-    if missing_profiles:
-        print(f"{missing_profiles} user-view calls skipped: their users have no profile for this LM and prompt; "
-              "run `python -m judge profiles` first (or --retry-failed for failed profiles). "
-              "This run is incomplete.")
+    _missing_profiles_note(missing_profiles)
     return run_job(
         store, ordered_tasks(tasks, job.order, seed), "verdicts", lm, runner, job, "verdicts",
         key_of=key_of,
@@ -267,9 +265,9 @@ def run_verdicts(store: Store, candidate_set: str, judge_program: LoadedProgram,
 
 def _missing_profiles_note(missing: int) -> None:
     if missing:
-        print(f"{missing} user-view calls skipped: their users have no profile for this LM and prompt; "
-              "run `python -m judge profiles` first (or --retry-failed for failed profiles). "
-              "This run is incomplete.")
+        logger.warning("%d user-view calls skipped: their users have no profile for this LM and prompt; "
+                       "run `python -m judge profiles` first (or --retry-failed for failed profiles). "
+                       "This run is incomplete.", missing)
 
 
 def _run_listwise(store: Store, pairs: list[tuple[int, int]], done: set[tuple], judge, profiles: dict[int, str],
@@ -294,8 +292,8 @@ def _run_listwise(store: Store, pairs: list[tuple[int, int]], done: set[tuple], 
             if view == "user":
                 call = (lambda p=profiles[user], c=candidates: judge.user_view(user_profile=p, candidate_items=c))
             else:
-                call = (lambda top=[texts[i] for i in top_items.get(user, [])], c=candidates:
-                        judge.item_view(user_top_items=top, candidate_items=c))
+                top = [texts[i] for i in top_items.get(user, [])]
+                call = (lambda top=top, c=candidates: judge.item_view(user_top_items=top, candidate_items=c))
             tasks.append(Task(key=(user, view, tuple(chunk)), call=call))
     _missing_profiles_note(missing_profiles)
     return run_job(

@@ -48,6 +48,23 @@ from recsys.data.split import DataConfig, SplitData, load_split, make_split
 from recsys.data.texts import item_texts
 from recsys.denoising.candidates import PretrainConfig, candidate_top_items, insert_candidates, pretrain_backbone
 from recsys.store import Store
+from recsys.store.labels import (
+    add_audited_pair,
+    count_leaked_pairs,
+    has_labeled_pair,
+    held_out_pairs,
+    insert_label_set,
+    insert_labeled_pairs,
+    label_set_exists,
+    label_set_split,
+    labeled_pair_counts,
+    labeled_pairs,
+    set_audit_label,
+    split_dataset_id,
+    train_edges,
+    unobserved_ratings,
+    user_parts,
+)
 from recsys.training.runs import config_hash
 
 PARTS = ("train", "dev", "test")
@@ -137,16 +154,10 @@ def select_labeled_pairs(store: Store, data: SplitData, user_emb: torch.Tensor, 
     """Candidate rows (user, item, kind, score, rank) and label rows (user, item, kind, origin, rating,
     part, label) for the first ``label_users`` users with training edges."""
     with store.connect() as con:
-        dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [data.split_id]).fetchone()
-        train = con.execute(
-            "SELECT user_idx, item_idx, rating, is_injected_noise FROM interactions "
-            "WHERE split_id = ? AND split = 'train'", [data.split_id]).fetchall()
+        dataset_id = split_dataset_id(con, data.split_id)
+        train = train_edges(con, data.split_id)
         # Rated pairs outside train, valid and test: reserved positives and never-injected low ratings.
-        unobserved = con.execute(
-            "SELECT r.user_idx, r.item_idx, r.rating, p.user_idx IS NOT NULL FROM ratings r "
-            "LEFT JOIN interactions i ON i.split_id = ? AND i.user_idx = r.user_idx AND i.item_idx = r.item_idx "
-            "LEFT JOIN reserved_pairs p ON p.split_id = ? AND p.user_idx = r.user_idx AND p.item_idx = r.item_idx "
-            "WHERE r.dataset_id = ? AND i.user_idx IS NULL", [data.split_id, data.split_id, dataset_id]).fetchall()
+        unobserved = unobserved_ratings(con, data.split_id, dataset_id)
     users = sorted({user for user, *_ in train})[: config.label_users]
     chosen = set(users)
     train_by_user: dict[int, list[tuple]] = {}
@@ -195,19 +206,15 @@ def build_label_set(store: Store, config: LabelSetConfig, progress: bool = True,
     split_id = make_split(store, config.data_config())
     pretrain = PretrainConfig.model_validate(config.data_config().model_dump())
     label_set = config.label_set_id(split_id, config_hash(pretrain), split_scale(store, split_id))
-    with store.connect() as con:
-        exists = con.execute("SELECT 1 FROM label_sets WHERE label_set = ?", [label_set]).fetchone() is not None
+    exists = label_set_exists(store, label_set)
     if not exists:
         data = load_split(store, split_id)
         run_id, result = pretrain_backbone(store, data, pretrain, progress, flush_seconds)
         candidates, labels = select_labeled_pairs(store, data, *result.embeddings, config)
         with store.transaction() as con:
             insert_candidates(con, label_set, split_id, run_id, config, candidates)
-            con.executemany(
-                "INSERT INTO labeled_pairs (label_set, user_idx, item_idx, kind, origin, rating, part, label, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'rating')", [(label_set, *row) for row in labels])
-            con.execute("INSERT INTO label_sets (label_set, split_id, params) VALUES (?, ?, ?)",
-                        [label_set, split_id, config.model_dump_json(exclude={"audits"})])
+            insert_labeled_pairs(con, label_set, labels)
+            insert_label_set(con, label_set, split_id, config.model_dump_json(exclude={"audits"}))
     built = LabelSet(label_set, split_id, created=not exists)
     for path in config.audits:
         applied, skipped = apply_audits(store, label_set, split_id, path, config)
@@ -250,45 +257,29 @@ def apply_audits(store: Store, label_set: str, split_id: str, path: Path, config
     records = sorted(read_audits(path), key=lambda record: record["labeled_at"])
     applied = skipped = 0
     with store.transaction() as con:
-        held_out = set(con.execute("SELECT user_idx, item_idx FROM interactions WHERE split_id = ? "
-                                   "AND split IN ('valid', 'test')", [split_id]).fetchall())
-        parts = dict(con.execute("SELECT DISTINCT user_idx, part FROM labeled_pairs WHERE label_set = ?",
-                                 [label_set]).fetchall())
+        held_out = held_out_pairs(con, split_id)
+        parts = user_parts(con, label_set)
         for record in records:
             pair = (int(record["user_idx"]), int(record["item_idx"]))
             if record["split_id"] != split_id or pair in held_out:
                 skipped += 1
                 continue
-            known = con.execute("SELECT 1 FROM labeled_pairs WHERE label_set = ? AND user_idx = ? AND item_idx = ?",
-                                [label_set, *pair]).fetchone()
-            audit = [record["label"], record["labeler"], record["labeled_at"], record.get("note")]
-            if known:
-                con.execute("UPDATE labeled_pairs SET label = ?, source = 'audit', labeler = ?, labeled_at = ?, "
-                            "note = ? WHERE label_set = ? AND user_idx = ? AND item_idx = ?",
-                            [*audit, label_set, *pair])
+            audit = {"label": record["label"], "labeler": record["labeler"], "labeled_at": record["labeled_at"],
+                     "note": record.get("note")}
+            if has_labeled_pair(con, label_set, *pair):
+                set_audit_label(con, label_set, *pair, **audit)
             else:
                 part = parts.setdefault(pair[0], _part_of_new_user(pair[0], config.part_shares, config.seed))
-                con.execute("INSERT INTO candidates (candidate_set, split_id, user_idx, item_idx, kind, score, rank) "
-                            "VALUES (?, ?, ?, ?, ?, 'NaN', 0) ON CONFLICT DO NOTHING",
-                            [label_set, split_id, *pair, record["kind"]])
-                # The item view reads the user's top items: copy them from the audited candidate set.
-                con.execute("INSERT INTO candidates SELECT ?, split_id, user_idx, item_idx, kind, score, rank "
-                            "FROM candidates WHERE candidate_set = ? AND user_idx = ? AND kind = 'top_positive' "
-                            "ON CONFLICT DO NOTHING", [label_set, record["candidate_set"], pair[0]])
-                con.execute("INSERT INTO labeled_pairs (label_set, user_idx, item_idx, kind, origin, part, label, "
-                            "source, labeler, labeled_at, note) VALUES (?, ?, ?, ?, 'audit', ?, ?, 'audit', ?, ?, ?)",
-                            [label_set, *pair, record["kind"], part, *audit])
+                # The item view reads the user's top items: they are copied from the audited candidate set.
+                add_audited_pair(con, label_set, split_id, *pair, kind=record["kind"],
+                                 audited_candidate_set=record["candidate_set"], part=part, **audit)
             applied += 1
     return applied, skipped
 
 
 def leaked_pairs(store: Store, label_set: str) -> int:
     """Labeled pairs that are validation or test edges of the set's split (must be zero)."""
-    with store.connect() as con:
-        return con.execute(
-            "SELECT count(*) FROM labeled_pairs l JOIN label_sets s USING (label_set) JOIN interactions i "
-            "ON i.split_id = s.split_id AND i.user_idx = l.user_idx AND i.item_idx = l.item_idx "
-            "WHERE l.label_set = ? AND i.split IN ('valid', 'test')", [label_set]).fetchone()[0]
+    return count_leaked_pairs(store, label_set)
 
 
 def judge_examples(store: Store, label_set: str, parts: tuple[str, ...], user_profiles: dict[int, str]
@@ -296,10 +287,8 @@ def judge_examples(store: Store, label_set: str, parts: tuple[str, ...], user_pr
     """The labeled pairs of ``parts`` as judge inputs plus the gold ``hard``; pairs whose user has no
     profile are left out. ``verdict`` (High for hard, Low for noise) makes them usable as demos."""
     with store.connect() as con:
-        split_id, = con.execute("SELECT split_id FROM label_sets WHERE label_set = ?", [label_set]).fetchone()
-        rows = con.execute(
-            "SELECT user_idx, item_idx, kind, part, label FROM labeled_pairs WHERE label_set = ? AND part IN ? "
-            "ORDER BY part, user_idx, kind, item_idx", [label_set, list(parts)]).fetchall()
+        split_id = label_set_split(con, label_set)
+        rows = labeled_pairs(con, label_set, parts)
     top_items = candidate_top_items(store, label_set)
     texts = item_texts(store, split_id)
     examples = []
@@ -343,10 +332,7 @@ def listwise_examples(store: Store, label_set: str, parts: tuple[str, ...], user
 
 
 def label_counts(store: Store, label_set: str) -> Table:
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT part, kind, origin, label, count(*) FROM labeled_pairs WHERE label_set = ? "
-            "GROUP BY ALL ORDER BY ALL", [label_set]).fetchall()
+    rows = labeled_pair_counts(store, label_set)
     counts = Counter({tuple(row[:4]): row[4] for row in rows})
     table = Table(title="labeled pairs by part")
     for column in ("kind", "origin", "label", *PARTS):

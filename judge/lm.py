@@ -20,13 +20,14 @@ import hashlib
 import importlib.util
 import os
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import dspy
 
-from judge.config import EMBEDDED, EMBEDDED_ALIAS, EMBEDDED_GGUF, LMConfig  # noqa: F401 (re-exported)
+from judge.config import EMBEDDED, EMBEDDED_ALIAS, EMBEDDED_GGUF, LMConfig
 from judge.outputs import completions_of, record_completion
+from recsys.store.lm_work import lm_identities_starting_with, rename_lm_identity
 
 
 class RecordingLM(dspy.LM):
@@ -69,7 +70,7 @@ def embedded_model_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -100,38 +101,18 @@ def legacy_identity(config: LMConfig) -> str | None:
     return f"{config.lm}@{config.api_base}"
 
 
-# Tables whose rows are keyed by the LM identity.
-LM_KEYED_TABLES = ("profiles", "verdicts", "method_outputs", "judge_runs", "judge_evals", "audits")
-
-
 def stored_legacy_identities(store, config: LMConfig) -> list[str]:
     """Identities in the store of the form ``<this model>@<a URL>``: rows of this model that an
     earlier version keyed by where it was served."""
     if config.lm_id or config.lm == EMBEDDED:
         return []
-    pattern = config.lm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "@%"
-    found: set[str] = set()
-    with store.connect() as con:
-        for table in LM_KEYED_TABLES:
-            found |= {row[0] for row in con.execute(
-                f"SELECT DISTINCT lm FROM {table} WHERE lm LIKE ? ESCAPE '\\'", [pattern]).fetchall()}
-    return sorted(found)
+    return sorted(lm_identities_starting_with(store, config.lm + "@"))
 
 
 def rename_identity(store, old: str, new: str) -> dict[str, int]:
     """Re-key every row of LM ``old`` as ``new``, in one transaction (rows ``new`` already has win).
     Returns the rows moved per table."""
-    moved = {}
-    with store.transaction() as con:
-        for table in LM_KEYED_TABLES:
-            before = con.execute(f"SELECT count(*) FROM {table} WHERE lm = ?", [old]).fetchone()[0]
-            if not before:
-                continue
-            con.execute(f"INSERT OR IGNORE INTO {table} SELECT * REPLACE (CAST(? AS VARCHAR) AS lm) "
-                        f"FROM {table} WHERE lm = ?", [new, old])
-            con.execute(f"DELETE FROM {table} WHERE lm = ?", [old])
-            moved[table] = before
-    return moved
+    return rename_lm_identity(store, old, new)
 
 
 def default_threads() -> int:
@@ -200,8 +181,8 @@ atexit.register(EmbeddedServer.stop)
 def build_lm(config: LMConfig) -> dspy.LM:
     """A dspy.LM for the configured model. DSPy's own cache is off: the store is the cache."""
     # num_retries=0: the runner retries (and records) transport failures itself.
-    common = dict(temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0,
-                  timeout=config.timeout_s)
+    common = {"temperature": config.temperature, "max_tokens": config.max_tokens, "cache": False, "num_retries": 0,
+              "timeout": config.timeout_s}
     if config.logprobs:
         common |= {"logprobs": True, "top_logprobs": config.top_logprobs}
     if config.lm == EMBEDDED:

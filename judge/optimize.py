@@ -252,6 +252,9 @@ class OptimizeCli(BaseSettings, OptimizeConfig):
                                       cli_hide_none_type=True)
 
     def cli_cmd(self) -> None:
+        from recsys.cli import configure_logging
+
+        configure_logging()  # the judge jobs' notes (skipped calls, batches) show as under `python -m judge`
         console = Console(stderr=True)
         try:
             result = optimize(self, console)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dspy
 from pydantic import TypeAdapter
 
-from judge.config import PROMPTS_DIR  # noqa: E402,F401 (re-exported)
+from judge.config import PROMPTS_DIR
 from judge.listwise import ListwiseJudge
 from judge.programs import (
     ContrastNegative,
@@ -25,6 +25,7 @@ from judge.programs import (
     ProfileUser,
 )
 from recsys.store import Store
+from recsys.store.prompts import insert_prompt
 
 PROGRAMS = {
     "profile_user": ProfileUser,
@@ -97,8 +98,4 @@ def load_program(name: str, path: Path | None = None, prompts_dir: Path = PROMPT
 
 def register_prompt(store: Store, loaded: LoadedProgram) -> None:
     """Keep the prompt's content in the store, so any row's prompt_hash can be read back."""
-    with store.transaction() as con:
-        con.execute(
-            "INSERT INTO prompts (prompt_hash, program, path, content) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [loaded.prompt_hash, loaded.name, str(loaded.path), loaded.path.read_text()],
-        )
+    insert_prompt(store, loaded.prompt_hash, loaded.name, str(loaded.path), loaded.path.read_text())

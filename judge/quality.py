@@ -13,27 +13,12 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa
 
 from judge.programs import HardRule, is_hard
 from recsys.store import Store
+from recsys.store.judge_evals import labeled_verdicts, most_judged_label_set
 
 
 def verdict_frame(store: Store, label_set: str, lm: str, prompt_hash: str, parts: tuple[str, ...]) -> pd.DataFrame:
     """One row per labeled pair of ``parts``: its label and both views' stored verdicts (NULL if none)."""
-    with store.connect() as con:
-        return con.execute(
-            "SELECT l.user_idx, l.item_idx, l.kind, l.origin, l.part, l.label, "
-            "u.status AS user_status, u.label AS user_label, u.error_kind AS user_error, u.label_probs AS user_probs, "
-            "i.status AS item_status, i.label AS item_label, i.error_kind AS item_error, i.label_probs AS item_probs, "
-            "coalesce(u.attempts, 0) + coalesce(i.attempts, 0) AS lm_calls, "
-            "coalesce(u.prompt_tokens, 0) + coalesce(i.prompt_tokens, 0) AS prompt_tokens, "
-            "coalesce(u.completion_tokens, 0) + coalesce(i.completion_tokens, 0) AS completion_tokens, "
-            "coalesce(u.cost, 0) + coalesce(i.cost, 0) AS cost, "
-            "coalesce(u.latency_s, 0) + coalesce(i.latency_s, 0) AS seconds "
-            "FROM labeled_pairs l "
-            "LEFT JOIN verdicts u ON u.candidate_set = l.label_set AND u.user_idx = l.user_idx "
-            "  AND u.item_idx = l.item_idx AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
-            "LEFT JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx "
-            "  AND i.item_idx = l.item_idx AND i.view = 'item' AND i.lm = ? AND i.prompt_hash = ? "
-            "WHERE l.label_set = ? AND l.part IN ? ORDER BY l.user_idx, l.item_idx",
-            [lm, prompt_hash, lm, prompt_hash, label_set, list(parts)]).df()
+    return labeled_verdicts(store, label_set, lm, prompt_hash, parts)
 
 
 def classification_scores(gold_hard, predicted_hard) -> dict:
@@ -67,19 +52,9 @@ def stored_judge_accuracy(store: Store, dataset_id: str, lm: str, prompt_hash: s
     """The judge's balanced accuracy on the ``part`` of the labeled set of ``dataset_id`` with the most
     pairs judged by both views of this LM and prompt; None if no labeled set of the dataset has its
     verdicts (``python -m evals.judge`` makes them). Pairs a view failed on count as left alone."""
-    with store.connect() as con:
-        candidates = con.execute(
-            "SELECT l.label_set, count(*) AS judged FROM labeled_pairs l JOIN label_sets s USING (label_set) "
-            "JOIN splits p ON p.split_id = s.split_id "
-            "JOIN verdicts u ON u.candidate_set = l.label_set AND u.user_idx = l.user_idx AND u.item_idx = l.item_idx "
-            " AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
-            "JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx AND i.item_idx = l.item_idx "
-            " AND i.view = 'item' AND i.lm = ? AND i.prompt_hash = ? "
-            "WHERE p.dataset_id = ? AND l.part = ? GROUP BY l.label_set ORDER BY judged DESC, l.label_set LIMIT 1",
-            [lm, prompt_hash, lm, prompt_hash, dataset_id, part]).fetchall()
-    if not candidates:
+    label_set = most_judged_label_set(store, dataset_id, lm, prompt_hash, part)
+    if label_set is None:
         return None
-    label_set = candidates[0][0]
     frame = verdict_frame(store, label_set, lm, prompt_hash, (part,))
     frame = frame[frame.user_status.notna() & frame.item_status.notna()]
     scores = classification_scores(frame.label == "hard", judge_decisions(frame, rule))

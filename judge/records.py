@@ -11,17 +11,19 @@ from pydantic import BaseModel
 
 from judge.runner import Outcome, RunStats
 from recsys.store import Store
+from recsys.store.judgments import (
+    beat_judge_run,
+    count_pairs_missing_verdicts,
+    finish_judge_run,
+    insert_judge_run,
+    stored_keys,
+    write_result_row,
+)
 
 
 def done_keys(store: Store, table: str, key_columns: tuple[str, ...], where: dict, retry_failed: bool) -> set[tuple]:
     """Keys already in the store: these calls are never paid for again (failed ones unless retried)."""
-    conditions = " AND ".join(f"{column} = ?" for column in where)
-    status = " AND status = 'ok'" if retry_failed else ""
-    with store.connect() as con:
-        rows = con.execute(
-            f"SELECT {', '.join(key_columns)} FROM {table} WHERE {conditions}{status}", list(where.values())
-        ).fetchall()
-    return set(rows)
+    return stored_keys(store, table, key_columns, where, ok_only=retry_failed)
 
 
 def write_outcome(store: Store, table: str, key: dict, outcome: Outcome, cost: float | None, run_id: str,
@@ -40,31 +42,18 @@ def write_outcome(store: Store, table: str, key: dict, outcome: Outcome, cost: f
         "attempts": outcome.attempts,
         "judge_run_id": run_id,
     }
-    columns = ", ".join(row)
-    placeholders = ", ".join("?" for _ in row)
-    with store.transaction() as con:
-        con.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({placeholders})", list(row.values()))
+    write_result_row(store, table, row)
 
 
 def start_run(store: Store, stats: RunStats, command: str, lm: str, config: BaseModel) -> None:
-    with store.transaction() as con:
-        con.execute(
-            "INSERT INTO judge_runs (judge_run_id, command, lm, config, status, n_tasks, n_skipped, heartbeat_at,"
-            " pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
-            [stats.run_id, command, lm, config.model_dump_json(), "running", stats.n_tasks, stats.n_skipped,
-             os.getpid(), socket.gethostname()],
-        )
+    insert_judge_run(store, stats.run_id, command, lm, config.model_dump_json(), "running", stats.n_tasks,
+                     stats.n_skipped, os.getpid(), socket.gethostname())
 
 
 def finish_run(store: Store, stats: RunStats) -> None:
-    with store.transaction() as con:
-        con.execute(
-            "UPDATE judge_runs SET status = ?, n_ok = ?, n_failed = ?, n_skipped = ?, lm_calls = ?, prompt_tokens = ?,"
-            " completion_tokens = ?, cost = ?, seconds = ?, heartbeat_at = current_timestamp,"
-            " finished_at = current_timestamp WHERE judge_run_id = ?",
-            [stats.status, stats.n_ok, stats.n_failed, stats.n_skipped, stats.lm_calls, stats.prompt_tokens,
-             stats.completion_tokens, stats.cost, stats.seconds, stats.run_id],
-        )
+    finish_judge_run(store, stats.run_id, status=stats.status, n_ok=stats.n_ok, n_failed=stats.n_failed,
+                     n_skipped=stats.n_skipped, lm_calls=stats.lm_calls, prompt_tokens=stats.prompt_tokens,
+                     completion_tokens=stats.completion_tokens, cost=stats.cost, seconds=stats.seconds)
 
 
 class Heartbeat:
@@ -79,9 +68,7 @@ class Heartbeat:
             return
         self._last = time.monotonic()
         s = self.stats
-        with self.store.transaction() as con:
-            con.execute("UPDATE judge_runs SET heartbeat_at = current_timestamp, n_ok = ?, n_failed = ?, lm_calls = ?"
-                        " WHERE judge_run_id = ? AND status = 'running'", [s.n_ok, s.n_failed, s.lm_calls, s.run_id])
+        beat_judge_run(self.store, s.run_id, s.n_ok, s.n_failed, s.lm_calls)
 
 
 # A run whose heartbeat is older than this, or whose process on this host is gone, was killed.
@@ -116,21 +103,10 @@ def effective_status(status: str, heartbeat_age_s: float | None, pid: int | None
     return status
 
 
-# SELECT fragment: seconds since a run's heartbeat (runs or judge_runs), NULL before migration 8 rows.
-HEARTBEAT_AGE_SQL = "epoch(current_timestamp::TIMESTAMP) - epoch(heartbeat_at)"
-
-
 def missing_verdict_pairs(store: Store, candidate_set: str, lm: str, prompt_hash: str) -> int:
     """Candidate pairs (low-score positives, high-score negatives) without an ``ok`` verdict from
     both views for this LM and prompt: what a graph edit from this judge would silently lack."""
-    with store.connect() as con:
-        return con.execute(
-            "SELECT count(*) FROM candidates c WHERE c.candidate_set = ? "
-            "AND c.kind IN ('low_score_positive', 'high_score_negative') AND ("
-            " SELECT count(DISTINCT v.view) FROM verdicts v WHERE v.candidate_set = c.candidate_set"
-            " AND v.user_idx = c.user_idx AND v.item_idx = c.item_idx AND v.lm = ? AND v.prompt_hash = ?"
-            " AND v.status = 'ok') < 2",
-            [candidate_set, lm, prompt_hash]).fetchone()[0]
+    return count_pairs_missing_verdicts(store, candidate_set, lm, prompt_hash)
 
 
 def to_json(model: BaseModel) -> str:

@@ -2,6 +2,7 @@
 
 A bad option value (``--model lightgnc``, ``--noise-ratio 2``) is reported as one line per option,
 naming the flag, what it accepts and the closest valid value, instead of a pydantic traceback.
+Library code logs through :mod:`logging`; :func:`configure_logging` shows it on the command line.
 SIGTERM (what ``timeout``, ``kill`` and schedulers send) is handled like Ctrl-C: the run in progress
 is marked ``interrupted`` and what it stored is kept.
 """
@@ -9,6 +10,7 @@ is marked ``interrupted`` and what it stored is kept.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import signal
 import sys
@@ -21,6 +23,32 @@ from rich.console import Console
 from rich.markup import escape
 
 EXIT_USAGE = 2
+# The first-party packages whose library code logs progress notes and warnings for the CLIs to show.
+LIBRARY_LOGGERS = ("recsys", "judge", "pipeline", "evals", "tui")
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes each record as a line to the current ``sys.stdout``, as the ``print`` it replaces did."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - logging's own convention: report, never raise
+            self.handleError(record)
+
+
+def configure_logging() -> None:
+    """Show the library's progress notes and warnings (logged, not printed) on the command line: one plain
+    line each on stdout. Other libraries' loggers keep their defaults (warnings only), so HTTP clients
+    stay quiet. Calling it again changes nothing."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        if not any(isinstance(handler, _StdoutHandler) for handler in logger.handlers):
+            handler = _StdoutHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
 
 
 def _flag(loc: tuple) -> str:
@@ -68,6 +96,7 @@ def run_cli(settings: type[BaseSettings], cli_args: Sequence[str] | None = None)
     """``CliApp.run`` with option errors printed as one line each and exit status 2; SIGTERM acts as Ctrl-C."""
     console = Console(stderr=True)
     handle_sigterm_like_ctrl_c()
+    configure_logging()
     try:
         return CliApp.run(settings, cli_args=list(cli_args) if cli_args is not None else None)
     except ValidationError as error:

@@ -31,7 +31,7 @@ test: install
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: install
-	$(BIN)/python -m evals.bench_backbone $(ARGS)
+	$(BIN)/python -m evals.oneoff.bench_backbone $(ARGS)
 
 clean-store:
 	rm -f store/llmhni.duckdb store/llmhni.duckdb.wal

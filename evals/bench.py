@@ -15,9 +15,7 @@ embeddings and verdicts are reused through the store as in any run. The report h
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from itertools import product
 from pathlib import Path
 from typing import Literal
@@ -27,44 +25,22 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.backbones import mean_std
-from evals.ledger import export_cells, extra_records, ledger_path, read_into
-from pipeline.registry import METHODS
-from pipeline.train import MODELS, TrainConfig, run_with_report
+from evals.harness.cells import (
+    LLM_METHODS,
+    NOISE_HELP,
+    check_noise,
+    lm_work,
+    noise_label,
+    parse_noise,
+    read_results,
+    train_or_read,
+)
+from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table, mean_std
+from pipeline.train import MODELS, TrainConfig
 from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
-
-EVALS_DIR = Path(__file__).resolve().parent
-# The stored LM work each method's run reads (per split), from the registry: see lm_work.
-LLM_METHODS = {name: method.lm_work for name, method in METHODS.items() if method.lm_work}
-
-
-NOISE_HELP = "Noise settings as kind:ratio (kind random or realistic; ratio 0 is the clean split)."
-
-
-def parse_noise(value: str) -> tuple[str, float]:
-    """``kind:ratio`` (e.g. ``random:0.2``) as (kind, ratio); a ValueError that says how to write it."""
-    kind, _, ratio = value.partition(":")
-    try:
-        number = float(ratio)
-    except ValueError:
-        number = -1.0
-    if kind not in ("random", "realistic") or not 0 <= number < 1:
-        raise ValueError(f"noise {value!r}: write kind:ratio with kind random or realistic and 0 <= ratio < 1, "
-                         "e.g. random:0.2 or realistic:0.2")
-    return kind, number
-
-
-def check_noise(values: list[str]) -> list[str]:
-    """A pydantic validator of a list of noise settings (see :func:`parse_noise`)."""
-    for value in values:
-        parse_noise(value)
-    return values
-
-
-def noise_label(value: str) -> str:
-    kind, ratio = parse_noise(value)
-    return "clean 0%" if ratio == 0 else f"{kind} {ratio:.0%}"
 
 
 class BenchConfig(BaseSettings):
@@ -87,7 +63,7 @@ class BenchConfig(BaseSettings):
     llm_set: list[str] = Field([], description="Extra options for the LLM methods' cells only "
                                f"({', '.join(LLM_METHODS)}), e.g. max_users=40 where LM calls are slow.")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file.")
-    out: Path = Field(EVALS_DIR / "bench.md", description="The markdown report; plots go beside it.")
+    out: Path = Field(REPORTS_DIR / "bench.md", description="The markdown report; plots go beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
     ledger: bool = Field(True, description="Read the committed cell record beside the report (REPORT.cells.jsonl) "
@@ -108,28 +84,6 @@ def cell_config(bench: BenchConfig, dataset: str, method: str, noise: str, seed:
         overrides |= dict(item.split("=", 1) for item in bench.llm_set)
     return TrainConfig(model=method, dataset=dataset, noise_kind=kind, noise_ratio=ratio, train_seed=seed,
                        backbone=bench.backbone, store=bench.store, progress=bench.progress, **overrides)
-
-
-def stored_run(store: Store, config: TrainConfig) -> str | None:
-    with store.connect() as con:
-        row = con.execute("SELECT run_id FROM runs WHERE model = ? AND config_hash = ? AND status = 'finished' "
-                          "ORDER BY finished_at DESC LIMIT 1",
-                          list(config.recorded_as())).fetchone()
-    return row[0] if row else None
-
-
-def train_or_read(store: Store, config: TrainConfig, label: str, run: bool, console: Console) -> str | None:
-    """The run id of ``config``'s finished cell: read back from the store, else trained now (unless
-    ``run`` is off, then None), so a killed benchmark resumes where it stopped."""
-    run_id = stored_run(store, config)
-    if run_id is None and run:
-        start = time.perf_counter()
-        console.rule(label, align="left")
-        run_id, _, _ = run_with_report(config, console)
-        console.print(f"{label}: trained in {time.perf_counter() - start:.0f} s")
-    else:
-        console.print(f"{label}: {'stored' if run_id else 'missing'}")
-    return run_id
 
 
 def has_lm_work(kinds: dict[str, dict[str, int]]) -> bool:
@@ -156,44 +110,6 @@ def run_matrix(bench: BenchConfig, console: Console) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def read_results(store: Store, cells: pd.DataFrame) -> pd.DataFrame:
-    """Test metrics, denoising metrics, timings and split of every stored cell (one row per run)."""
-    run_ids = [run for run in cells.run_id if run]
-    if not run_ids:
-        return cells.assign(split_id=None)
-    with store.connect() as con:
-        metrics = con.execute("SELECT run_id, split || '/' || name AS name, value FROM metrics WHERE run_id IN ? "
-                              "AND split IN ('test', 'denoise')", [run_ids]).df()
-        runs = con.execute("SELECT run_id, split_id, timings, best_epoch FROM runs WHERE run_id IN ?", [run_ids]).df()
-    wide = metrics.pivot(index="run_id", columns="name", values="value").reset_index()
-    timings = pd.DataFrame([json.loads(t) if t else {} for t in runs.timings])
-    runs = pd.concat([runs.drop(columns="timings"), timings], axis=1)
-    return cells.merge(runs, on="run_id", how="left").merge(wide, on="run_id", how="left")
-
-
-def lm_work(store: Store, split_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """LM calls, tokens and seconds of each kind of stored LM work (the keys of LLM_METHODS' values) per split."""
-    in_split_sets = ("IN (SELECT candidate_set FROM candidate_sets WHERE split_id = ? "
-                     "AND candidate_set NOT LIKE 'labels|%')")
-    sources = {
-        "user profiles": ("profiles", "split_id = ? AND kind = 'user'"),
-        "item profiles": ("profiles", "split_id = ? AND kind = 'item'"),
-        "verdicts": ("verdicts", f"candidate_set {in_split_sets}"),
-        "llmhd scores and updates": ("method_outputs", f"task LIKE 'llmhd%' AND scope {in_split_sets}"),
-        "generated negatives": ("method_outputs", "task = 'hnlmrec_negative' AND scope = ?"),
-    }
-    work = {}
-    with store.connect() as con:
-        for split_id in split_ids:
-            work[split_id] = {}
-            for name, (table, where) in sources.items():
-                calls, tokens, seconds = con.execute(
-                    f"SELECT coalesce(sum(attempts), 0), coalesce(sum(prompt_tokens + completion_tokens), 0), "
-                    f"coalesce(sum(latency_s), 0) FROM {table} WHERE {where}", [split_id]).fetchone()
-                work[split_id][name] = {"calls": int(calls), "tokens": int(tokens), "seconds": float(seconds)}
-    return work
-
-
 def values(results: pd.DataFrame, dataset: str, noise: str, method: str, metric: str) -> pd.Series:
     """The test ``metric`` of every stored seed of one cell group."""
     column = f"test/{metric}"
@@ -215,10 +131,10 @@ def metric_table(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> lis
     """Methods x (noise setting, metric): mean ± std, the best of each column in bold, and ▲ / ▼ where a
     method is above / below the backbone by more than the seed spread."""
     header = [f"{noise_label(noise)} {metric}" for noise in bench.noise for metric in bench.metrics]
-    lines = ["| method | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     best = {(noise, metric): max((values(results, dataset, noise, m, metric).mean() for m in bench.methods
                                   if len(values(results, dataset, noise, m, metric))), default=None)
             for noise, metric in product(bench.noise, bench.metrics)}
+    rows = []
     for method in bench.methods:
         cells = []
         for noise, metric in product(bench.noise, bench.metrics):
@@ -232,8 +148,8 @@ def metric_table(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> lis
             if method != bench.backbone and beyond_spread(these, base):
                 cell += " ▲" if these.mean() > base.mean() else " ▼"
             cells.append(cell + (f" (n={len(these)})" if len(these) < len(bench.seeds) else ""))
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return lines
+        rows.append([method, *cells])
+    return markdown_table(["method", *header], rows)
 
 
 def spread_reading(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> list[str]:
@@ -265,30 +181,29 @@ def spread_reading(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> l
 
 
 def denoising_table(results: pd.DataFrame) -> list[str]:
-    lines = ["| dataset | method | noise | what it measures | on injected edges | on clean edges |",
-             "|---|---|---|---|---|---|"]
+    rows = []
     measures = (
         ("denoise/dropped_share_injected", "denoise/dropped_share_clean", "share of batches the edge was dropped from"),
         ("denoise/mean_weight_injected", "denoise/mean_weight_clean", "mean loss weight"),
     )
     for (dataset, method, noise), group in results.groupby(["dataset", "method", "noise"], sort=False):
-        where = f"| {dataset} | {method} | {noise_label(noise)} |"
+        where = [dataset, method, noise_label(noise)]
         for injected, clean, text in measures:
             if injected in group and group[injected].notna().any():
-                lines.append(f"{where} {text} | {group[injected].mean():.3f} | {group[clean].mean():.3f} |")
+                rows.append([*where, text, f"{group[injected].mean():.3f}", f"{group[clean].mean():.3f}"])
         if "denoise/injected_candidates" in group and group["denoise/injected_candidates"].notna().any():
             row = group.dropna(subset=["denoise/injected_candidates"]).iloc[0]
-            lines.append(
-                f"{where} judge removals among its candidates | "
-                f"{row['denoise/injected_removed']:.0f} of {row['denoise/injected_candidates']:.0f} "
-                f"({row['denoise/injected_in_train']:.0f} injected in train) | "
-                f"{row['denoise/clean_removed']:.0f} of {row['denoise/clean_candidates']:.0f} |")
-    return lines
+            rows.append([
+                *where, "judge removals among its candidates",
+                (f"{row['denoise/injected_removed']:.0f} of {row['denoise/injected_candidates']:.0f} "
+                f"({row['denoise/injected_in_train']:.0f} injected in train)"),
+                f"{row['denoise/clean_removed']:.0f} of {row['denoise/clean_candidates']:.0f}"])
+    return markdown_table(["dataset", "method", "noise", "what it measures", "on injected edges", "on clean edges"],
+                          rows)
 
 
 def efficiency_table(results: pd.DataFrame, work: dict) -> list[str]:
-    lines = ["| dataset | method | s / epoch | best epoch | total s / run | LM calls | LM tokens |",
-             "|---|---|---|---|---|---|---|"]
+    rows = []
     for (dataset, method), group in results.dropna(subset=["run_id"]).groupby(["dataset", "method"], sort=False):
         calls = tokens = 0
         for split_id in group.split_id.dropna().unique():
@@ -296,9 +211,10 @@ def efficiency_table(results: pd.DataFrame, work: dict) -> list[str]:
                 calls += work[split_id][kind]["calls"]
                 tokens += work[split_id][kind]["tokens"]
         per_epoch = group.seconds_per_epoch.mean() if "seconds_per_epoch" in group else float("nan")
-        lines.append(f"| {dataset} | {method} | {per_epoch:.2f} | {group.best_epoch.mean():.0f} | "
-                     f"{group.total_seconds.mean():.0f} | {calls} | {tokens} |")
-    return lines
+        rows.append([dataset, method, f"{per_epoch:.2f}", f"{group.best_epoch.mean():.0f}",
+                     f"{group.total_seconds.mean():.0f}", calls, tokens])
+    return markdown_table(["dataset", "method", "s / epoch", "best epoch", "total s / run", "LM calls", "LM tokens"],
+                          rows)
 
 
 def plot_robustness(results: pd.DataFrame, bench: BenchConfig, path: Path) -> None:

@@ -38,11 +38,13 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table
 from judge.injection import findings
 from judge.lm import LMConfig
 from recsys.cli import run_cli
 
-REPORT = Path(__file__).resolve().parent / "injection.md"
+REPORT = REPORTS_DIR / "injection.md"
 
 # What prompts/dual_judge.json said before the defence (the programs passed inputs undelimited then).
 BEFORE_INSTRUCTIONS = {
@@ -299,16 +301,15 @@ def main(config: InjectionEvalConfig) -> None:
         f"{len(INJECTIONS)} instruction sentences in turn (listed below). The user view reads a templated "
         "profile (most frequent genres, three top films), the same for every run."),
         "",
-        ("| prompt | view | pairs parsed | High, clean | High, injected | P(High), clean | P(High), injected "
-        "| P(High) rose | flips | flips to High | clean agrees with rating | failed calls, clean / injected |"),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *markdown_table(
+            ["prompt", "view", "pairs parsed", "High, clean", "High, injected", "P(High), clean", "P(High), injected",
+             "P(High) rose", "flips", "flips to High", "clean agrees with rating", "failed calls, clean / injected"],
+            [[s["prompt"], s["view"], f"{s['parsed']}/{s['pairs']}", _pct(s["high_clean"]), _pct(s["high_injected"]),
+              _p(s["p_high_clean"]), _p(s["p_high_injected"]), f"{s['p_high_rose']}/{s['parsed']}",
+              f"{s['flips']}/{s['parsed']} ({_pct(s['flips'] / s['parsed'] if s['parsed'] else float('nan'))})",
+              s["flips_to_high"], _pct(s["clean_agree"]), f"{s['failed_clean']} / {s['failed_injected']}"]
+             for s in summary], "llrrrrrrrrrr"),
     ]
-    for s in summary:
-        lines.append(
-            f"| {s['prompt']} | {s['view']} | {s['parsed']}/{s['pairs']} | {_pct(s['high_clean'])} | "
-            f"{_pct(s['high_injected'])} | {_p(s['p_high_clean'])} | {_p(s['p_high_injected'])} | "
-            f"{s['p_high_rose']}/{s['parsed']} | {s['flips']}/{s['parsed']} ({_pct(s['flips'] / s['parsed'] if s['parsed'] else float('nan'))}) | "
-            f"{s['flips_to_high']} | {_pct(s['clean_agree'])} | {s['failed_clean']} / {s['failed_injected']} |")
     lines += [
         "",
         ("Pairs parsed: pairs whose clean and injected calls both gave a verdict (the other columns are over "

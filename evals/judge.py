@@ -1,15 +1,18 @@
 """`python -m evals.judge`: measure a judge prompt on the labeled hard/noise set, against trivial
-baselines, and write the report. The measuring code is the library's (:mod:`judge.evaluation`), which
-`python -m judge.optimize` shares.
+baselines, and write the report (under ``evals/reports/judge/``). The measuring code is the library's
+(:mod:`judge.evaluation`), which `python -m judge.optimize` shares.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from evals.harness.paths import REPORTS_DIR
 from judge.config import verdict_program_name
 from judge.evaluation import JudgeEvalConfig, evaluate_program, prepare, scores_table, write_report
 from judge.prompts import load_program
@@ -24,6 +27,8 @@ class JudgeEvalCli(BaseSettings, JudgeEvalConfig):
     model_config = SettingsConfigDict(cli_prog_name="python -m evals.judge", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True,
                                       cli_hide_none_type=True)
+
+    report_dir: Path = Field(REPORTS_DIR / "judge", description="Where the markdown report and its plot go.")
 
     def cli_cmd(self) -> None:
         console = Console(stderr=True)

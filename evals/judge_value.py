@@ -16,7 +16,7 @@ evals.judge`` writes ``judge_evals``) is placed on the curve at that accuracy. T
 is where the ``lightgcn_edited`` curve crosses the noisy backbone (linear between grid points).
 
 Every cell is one `python -m recsys.train` run recorded in the store; a cell whose config already has a
-finished run is read back, so a killed grid resumes (the helpers are :mod:`evals.bench`'s). Simulated
+finished run is read back, so a killed grid resumes (the helpers are :mod:`evals.harness.cells`'). Simulated
 judges read the injected-noise flags: this is an analysis of the method, not a result of any LM.
 """
 
@@ -31,16 +31,17 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.backbones import mean_std
-from evals.bench import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
-from evals.ledger import export_cells, extra_records, ledger_path, read_into
+from evals.harness.cells import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
+from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table, mean_std
 from pipeline.lab import LAB_FILE, write_lab
 from pipeline.train import TrainConfig
 from recsys.cli import run_cli
 from recsys.data.split import dataset_id_of
 from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store.reports import dataset_ids_of_splits, latest_llm_judge_evals
 
-EVALS_DIR = Path(__file__).resolve().parent
 REFERENCE_METHODS = ("clean", "lightgcn", "oracle_all", "dns", "tce", "llmhni_noedit")
 JUDGED_METHODS = ("lightgcn_edited", "llmhni")
 METHODS = (*REFERENCE_METHODS, *JUDGED_METHODS)
@@ -51,7 +52,7 @@ LABELS = {"clean": "clean ceiling (LightGCN, 0% noise)", "lightgcn": "noisy back
 
 
 class JudgeValueConfig(BaseSettings):
-    """Run (or read back) the judge-accuracy grid and write evals/judge_value.md and its PNG."""
+    """Run (or read back) the judge-accuracy grid and write evals/reports/judge_value.md and its PNG."""
 
     model_config = SettingsConfigDict(cli_prog_name="python -m evals.judge_value", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
@@ -71,7 +72,7 @@ class JudgeValueConfig(BaseSettings):
         "semantic negatives), e.g. max_items=10 where LM calls are slow; the reference cells keep their configs.")
     store: Path = Field(DEFAULT_STORE_PATH.parent / "judge_value.duckdb", description="DuckDB store of the grid.")
     judges_store: Path = Field(DEFAULT_STORE_PATH, description="Store whose judge_evals place real judges.")
-    out: Path = Field(EVALS_DIR / "judge_value.md", description="The markdown report; the PNG goes beside it.")
+    out: Path = Field(REPORTS_DIR / "judge_value.md", description="The markdown report; the PNG goes beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
     progress: bool = Field(False, description="Show per-run progress bars.")
     lab: Path | None = Field(LAB_FILE, description="Where the break-even accuracies go, merged by dataset and "
@@ -100,20 +101,20 @@ def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, s
                 accuracy: float | None = None) -> TrainConfig:
     """The recsys.train config of one cell."""
     kind, ratio = parse_noise(noise)
-    base = dict(dataset=dataset, noise_kind=kind, noise_ratio=ratio, train_seed=seed, store=grid.store,
-                progress=grid.progress) | dict(item.split("=", 1) for item in grid.set)
-    reach = dict(judge="simulated", judge_accuracy=accuracy, candidate_share=grid.share, candidate_budget=None,
-                 judge_users=None, force_edit=True)
+    base = {"dataset": dataset, "noise_kind": kind, "noise_ratio": ratio, "train_seed": seed, "store": grid.store,
+            "progress": grid.progress} | dict(item.split("=", 1) for item in grid.set)
+    reach = {"judge": "simulated", "judge_accuracy": accuracy, "candidate_share": grid.share, "candidate_budget": None,
+             "judge_users": None, "force_edit": True}
     extra = {
-        "clean": dict(model="lightgcn", noise_ratio=0.0),
-        "lightgcn": dict(model="lightgcn"),
-        "dns": dict(model="dns"),
-        "tce": dict(model="tce"),
-        "oracle_all": dict(model="lightgcn", edit_graph=True) | reach | dict(judge="oracle", judge_accuracy=None,
-                                                                            candidate_share=1.0),
-        "llmhni_noedit": dict(model="llmhni", denoise=False),
-        "lightgcn_edited": dict(model="lightgcn", edit_graph=True) | reach,
-        "llmhni": dict(model="llmhni") | reach,
+        "clean": {"model": "lightgcn", "noise_ratio": 0.0},
+        "lightgcn": {"model": "lightgcn"},
+        "dns": {"model": "dns"},
+        "tce": {"model": "tce"},
+        "oracle_all": {"model": "lightgcn", "edit_graph": True} | reach | {"judge": "oracle", "judge_accuracy": None,
+                                                                          "candidate_share": 1.0},
+        "llmhni_noedit": {"model": "llmhni", "denoise": False},
+        "lightgcn_edited": {"model": "lightgcn", "edit_graph": True} | reach,
+        "llmhni": {"model": "llmhni"} | reach,
     }[method]
     if extra["model"] == "llmhni":
         extra |= dict(item.split("=", 1) for item in grid.llm_set)
@@ -149,9 +150,7 @@ def trained_dataset_ids(store: Path, results: pd.DataFrame) -> dict[str, str]:
     splits = results.dropna(subset=["split_id"]).drop_duplicates("dataset") if "split_id" in results else results[:0]
     if not len(splits):
         return {}
-    with Store(store).connect() as con:
-        ids = dict(con.execute("SELECT split_id, dataset_id FROM splits WHERE split_id IN ?",
-                               [splits.split_id.tolist()]).fetchall())
+    ids = dataset_ids_of_splits(Store(store), splits.split_id.tolist())
     # a run read from the ledger may have no split row in this store
     return {row.dataset: ids.get(row.split_id, dataset_id_of(row.split_id)) for row in splits.itertuples()}
 
@@ -163,13 +162,7 @@ def real_judges(path: Path, datasets: list[str]) -> pd.DataFrame:
     if not Path(path).exists():
         return pd.DataFrame(columns=columns)
     try:
-        with Store(path).connect() as con:
-            frame = con.execute(
-                "SELECT s.dataset_id AS dataset, e.judge, e.lm, e.prompt_hash, e.balanced_accuracy, e.n_pairs, "
-                "e.label_set FROM judge_evals e JOIN label_sets l USING (label_set) "
-                "JOIN splits s ON s.split_id = l.split_id WHERE e.judge LIKE 'llm%' AND e.part = 'test' "
-                "QUALIFY row_number() OVER (PARTITION BY s.dataset_id, e.judge, e.prompt_hash, e.lm "
-                " ORDER BY e.created_at DESC) = 1 ORDER BY s.dataset_id, e.balanced_accuracy DESC").df()
+        frame = latest_llm_judge_evals(Store(path))
     except Exception as error:  # noqa: BLE001 - an old or locked store: no judges to place, said in the report
         print(f"real judges not read from {path}: {error}", file=sys.stderr)
         return pd.DataFrame(columns=columns)
@@ -226,16 +219,16 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
     column = f"test/{grid.metric}"
     part = results[(results.dataset == dataset) & (results.noise == noise)]
     kind, ratio = parse_noise(noise)
-    lines = [f"### {dataset}, {ratio:.0%} {kind} noise", "", f"| reference | test {grid.metric} | runs |", "|---|---|---|"]
-    refs = {}
+    refs, rows = {}, []
     for method in REFERENCE_METHODS:
         if method in grid.methods:
             values = reference(part, column, method)
             refs[method] = float(values.mean()) if len(values) else None
-            lines.append(f"| {LABELS[method]} | {mean_std(values.tolist()) if len(values) else '–'} | {len(values)} |")
+            rows.append([LABELS[method], mean_std(values.tolist()) if len(values) else "–", len(values)])
+    lines = [f"### {dataset}, {ratio:.0%} {kind} noise", "",
+             *markdown_table(["reference", f"test {grid.metric}", "runs"], rows)]
     curves = {method: curve(part, column, method) for method in JUDGED_METHODS if method in grid.methods}
-    lines += ["", "| judge accuracy p | " + " | ".join(LABELS[m] for m in curves) + " |",
-              "|---" * (len(curves) + 1) + "|"]
+    rows = []
     for accuracy in grid.accuracies:
         cells = []
         for points in curves.values():
@@ -246,7 +239,8 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
                              + (f" (n={count})" if count < len(grid.seeds) else ""))
             else:
                 cells.append("–")
-        lines.append(f"| {accuracy:g}{' (oracle)' if accuracy == 1 else ''} | " + " | ".join(cells) + " |")
+        rows.append([f"{accuracy:g}{' (oracle)' if accuracy == 1 else ''}", *cells])
+    lines += ["", *markdown_table(["judge accuracy p", *(LABELS[m] for m in curves)], rows)]
     edited = curves.get("lightgcn_edited", pd.DataFrame(columns=["accuracy", "mean"]))
     full = curves.get("llmhni", pd.DataFrame(columns=["accuracy", "mean"]))
     clean, noisy, dns = refs.get("clean"), refs.get("lightgcn"), refs.get("dns")
@@ -275,15 +269,15 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
     lines.append("")
     placed = judges[judges.dataset == dataset] if len(judges) else judges
     if len(placed):
-        lines += ["Real judges on this dataset's labeled set, placed on the curves at their balanced accuracy:", "",
-                  "| judge | LM | balanced acc. | pairs | BPR on G' there | LLMHNI on G' there |", "|---|---|---|---|---|---|"]
+        rows = []
         for row in placed.itertuples():
-            value = lambda points: at_accuracy(points, row.balanced_accuracy)  # noqa: E731
-            cells = [("–" if value(p) is None else f"{value(p):.4f}") + ("" if value(p) is not None else
-                     " (outside the grid)") for p in (edited, full)]
-            lines.append(f"| {row.judge} ({row.prompt_hash}) | `{row.lm}` | {row.balanced_accuracy:.3f} | "
-                         f"{row.n_pairs} | {cells[0]} | {cells[1]} |")
-        lines.append("")
+            there = [at_accuracy(points, row.balanced_accuracy) for points in (edited, full)]
+            cells = ["– (outside the grid)" if value is None else f"{value:.4f}" for value in there]
+            rows.append([f"{row.judge} ({row.prompt_hash})", f"`{row.lm}`", f"{row.balanced_accuracy:.3f}",
+                         row.n_pairs, *cells])
+        lines += ["Real judges on this dataset's labeled set, placed on the curves at their balanced accuracy:", "",
+                  *markdown_table(["judge", "LM", "balanced acc.", "pairs", "BPR on G' there", "LLMHNI on G' there"],
+                                  rows), ""]
     return lines, headline
 
 
@@ -291,16 +285,17 @@ def reading(headlines: list[dict]) -> list[str]:
     def f(value, spec=".4f"):
         return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else format(value, spec)
 
-    lines = ["| dataset | noise | clean | noisy | clean − noisy | all noise removed closes | BPR on oracle G' closes "
-             "| break-even p (BPR on G' vs noisy) | LLMHNI p = 1 | LLMHNI p = 1 closes | DNS | LLMHNI p = 1 − DNS "
-             "| break-even p (LLMHNI vs LLMHNI G' = G) |", "|---" * 13 + "|"]
+    header = ["dataset", "noise", "clean", "noisy", "clean − noisy", "all noise removed closes",
+              "BPR on oracle G' closes", "break-even p (BPR on G' vs noisy)", "LLMHNI p = 1", "LLMHNI p = 1 closes",
+              "DNS", "LLMHNI p = 1 − DNS", "break-even p (LLMHNI vs LLMHNI G' = G)"]
+    rows = []
     for h in headlines:
         diff = (h["llmhni_oracle"] - h["dns"]) if h.get("llmhni_oracle") is not None and h.get("dns") is not None else None
-        lines.append(f"| {h['dataset']} | {h['noise']} | {f(h.get('clean'))} | {f(h.get('noisy'))} | "
-                     f"{f(h.get('gap'), '+.4f')} | {f(h.get('ceiling'), '.0%')} | {f(h.get('closed'), '.0%')} | {f(h.get('break_even'), '.2f')} | "
-                     f"{f(h.get('llmhni_oracle'))} | {f(h.get('llmhni_closed'), '.0%')} | {f(h.get('dns'))} | "
-                     f"{f(diff, '+.4f')} | {f(h.get('llmhni_break_even'), '.2f')} |")
-    return lines
+        rows.append([h["dataset"], h["noise"], f(h.get("clean")), f(h.get("noisy")), f(h.get("gap"), "+.4f"),
+                     f(h.get("ceiling"), ".0%"), f(h.get("closed"), ".0%"), f(h.get("break_even"), ".2f"),
+                     f(h.get("llmhni_oracle")), f(h.get("llmhni_closed"), ".0%"), f(h.get("dns")),
+                     f(diff, "+.4f"), f(h.get("llmhni_break_even"), ".2f")])
+    return markdown_table(header, rows)
 
 
 def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict[str, str], command: str
@@ -401,10 +396,10 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
         "",
         "## Reading",
         "",
-        "*closes*: the share of the clean − noisy gap won back; *all noise removed* is the data's denoising "
+        ("*closes*: the share of the clean − noisy gap won back; *all noise removed* is the data's denoising "
         "ceiling (an oracle that judges every positive), *BPR on oracle G'* the ceiling at the curve's reach. "
         "*break-even p*: where the curve's mean crosses "
-        "the reference (linear between grid points; – where it never does in the grid or a line is missing).",
+        "the reference (linear between grid points; – where it never does in the grid or a line is missing)."),
         "",
         *reading(headlines),
         "",
@@ -428,8 +423,8 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
     entries = lab_entries(grid, headlines, dataset_ids or {}, command)
     if grid.lab is not None and entries:
         write_lab(entries, grid.lab)
-        lines += ["", f"The break-even accuracies of the complete curves went to `{grid.lab.name}`, which the full "
-                  "model's judge gate reads for these datasets and noise settings (`--gate-lab`)."]
+        lines += ["", (f"The break-even accuracies of the complete curves went to `{grid.lab.name}`, which the full "
+                  "model's judge gate reads for these datasets and noise settings (`--gate-lab`).")]
     if grid.notes is not None:
         lines += ["", grid.notes.read_text().rstrip()]
     grid.out.write_text("\n".join(lines) + "\n")

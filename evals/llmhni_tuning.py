@@ -4,7 +4,7 @@ Issue 18 asks that LLMHNI with a perfect judge at full reach be at least as good
 noisy split. This trains named variants of the full model (each a set of ``recsys.train`` options on
 top of the judge-value grid's LLMHNI cell: a simulated judge of each of ``--accuracies``, ``--share`` of
 every user's positives judged, gate forced open) and DNS, over the training seeds, and writes
-``evals/llmhni_tuning.md``: validation Recall@20 at each run's best epoch (the selection criterion) and,
+``evals/reports/llmhni_tuning.md``: validation Recall@20 at each run's best epoch (the selection criterion) and,
 only for the record, the test Recall@20 at that epoch. The default is chosen from the validation column.
 
 Cells are ordinary runs in the store; a finished one is read back, so a killed study resumes.
@@ -20,11 +20,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.backbones import mean_std
-from evals.bench import read_results, train_or_read
-from evals.judge_value import EVALS_DIR, JudgeValueConfig, cell_config
+from evals.harness.cells import read_results, train_or_read
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table, mean_std
+from evals.judge_value import JudgeValueConfig, cell_config
 from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store.reports import valid_at_best_epoch
 
 
 class TuningConfig(BaseSettings):
@@ -49,7 +51,7 @@ class TuningConfig(BaseSettings):
     metric: str = Field("recall@20", description="Selection metric (validation) and reported test metric.")
     store: Path = Field(DEFAULT_STORE_PATH.parent / "judge_value.duckdb", description="DuckDB store (shared with "
                         "the judge-value grid, so profiles and cells are reused).")
-    out: Path = Field(EVALS_DIR / "llmhni_tuning.md", description="The markdown report.")
+    out: Path = Field(REPORTS_DIR / "llmhni_tuning.md", description="The markdown report.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
 
     def cli_cmd(self) -> None:
@@ -69,11 +71,7 @@ def best_valid(store: Store, run_ids: list[str], metric: str) -> dict[str, float
     """Validation ``metric`` at each run's best epoch."""
     if not run_ids:
         return {}
-    with store.connect() as con:
-        rows = con.execute("SELECT m.run_id, m.value FROM metrics m JOIN runs r USING (run_id) WHERE m.run_id IN ? "
-                           "AND m.split = 'valid' AND m.name = ? AND m.epoch = r.best_epoch",
-                           [run_ids, metric]).fetchall()
-    return dict(rows)
+    return valid_at_best_epoch(store, run_ids, metric)
 
 
 def main(tuning: TuningConfig) -> int:
@@ -102,18 +100,19 @@ def main(tuning: TuningConfig) -> int:
               f"p ({', '.join(f'{a:g}' for a in tuning.accuracies)}) on {tuning.share:.0%} of every user's "
               f"positives (gate forced open) and `{' '.join(tuning.llm_set)}`. Mean ± std over seeds "
               f"{tuning.seeds}; validation {tuning.metric} at the best epoch chooses, the test column is only "
-              "reported."), "",
-             f"| judge p | variant | options | valid {tuning.metric} | test {tuning.metric} | runs |",
-             "|---|---|---|---|---|---|"]
+              "reported."), ""]
 
     def cell(values: pd.Series) -> str:
         values = values.dropna()
         return mean_std(values.tolist()) if len(values) else "–"
 
+    rows = []
     for (p, label, settings), part in results.groupby(["p", "variant", "settings"], sort=False):
         done = part[part.run_id.notna()]
         tested = cell(done[test]) if test in done else "–"
-        lines.append(f"| {p} | {label} | `{settings}` | {cell(done.valid)} | {tested} | {len(done)} |")
+        rows.append([p, label, f"`{settings}`", cell(done.valid), tested, len(done)])
+    lines += markdown_table(["judge p", "variant", "options", f"valid {tuning.metric}", f"test {tuning.metric}",
+                             "runs"], rows)
     tuning.out.write_text("\n".join(lines) + "\n")
     console.print(f"wrote {tuning.out}")
     return 0

@@ -31,13 +31,14 @@ from judge.programs import HardRule, is_hard
 from judge.prompts import PROMPTS_DIR, init_prompts, load_program
 from judge.records import STALE_AFTER_S, effective_status
 from judge.runner import RunnerConfig, RunStats
-from recsys.cli import configure_logging, run_cli
+from recsys.cli import EXIT_USAGE, configure_logging, run_cli
 from recsys.data.split import DataConfig, load_split, make_split
 from recsys.denoising.candidates import CandidateConfig
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store, StoreError
 from recsys.store.judgments import (
     ProfileCount,
     VerdictCount,
+    count_failed_rows,
     judged_pair_labels,
     newest_candidate_set,
     profile_counts,
@@ -74,6 +75,15 @@ def _print_stats(all_stats: list[RunStats]) -> None:
     _wide_console().print(table)
 
 
+def _failed_rows_hint(rows: str, n_failed: int, detail: str = "") -> None:
+    """One line after a run: the failed rows of this LM and prompt that a re-run keeps (never calls again)
+    unless asked to. A run can say 'finished' while some of its rows are failed ones."""
+    if n_failed:
+        shown = f" ({detail})" if detail else ""
+        console.print(f"[yellow]{n_failed} failed {rows}{shown} of this LM and prompt are kept[/]: a re-run skips "
+                      "them; --retry-failed asks the LM for them again.", soft_wrap=True)
+
+
 class InitPrompts(StoreOptions):
     """Write the zero-shot default of each program to prompts/ (existing files are kept)."""
 
@@ -95,6 +105,14 @@ class Profiles(StoreOptions, DataConfig, LMConfig, RunnerConfig, ProfileJobConfi
         configure_dspy(self)
         stats = run_profiles(store, split_id, user_program, item_program, self, self, self, self.seed)
         _print_stats(stats)
+        if not self.retry_failed:
+            lm_id = lm_identity(self)
+            programs = {"user": user_program, "item": item_program}
+            failed = {kind: count_failed_rows(store, "profiles", {
+                "split_id": split_id, "kind": kind, "lm": lm_id, "prompt_hash": programs[kind].prompt_hash})
+                for kind in self.kinds}
+            _failed_rows_hint("profiles", sum(failed.values()),
+                              ", ".join(f"{kind} {n}" for kind, n in failed.items() if n))
 
 
 class Candidates(StoreOptions, DataConfig, CandidateConfig):
@@ -131,6 +149,9 @@ class Verdicts(StoreOptions, DataConfig, LMConfig, RunnerConfig, VerdictJobConfi
         configure_dspy(self)
         stats = run_verdicts(store, candidate_set, judge_program, user_prompt_hash, self, self, self, self.seed)
         _print_stats([stats])
+        if not self.retry_failed:
+            _failed_rows_hint("verdicts", count_failed_rows(store, "verdicts", {
+                "candidate_set": candidate_set, "lm": lm_identity(self), "prompt_hash": judge_program.prompt_hash}))
 
 
 class Status(StoreOptions, LMConfig):
@@ -142,7 +163,7 @@ class Status(StoreOptions, LMConfig):
                                  "than this (and whose process is not on this host) is reported abandoned.")
 
     def cli_cmd(self) -> None:
-        store = Store(self.store)
+        store = Store.open_existing(self.store)  # read-only: a mistyped --store is an error, not a new store
         out = _wide_console()
         with store.connect() as con:
             _print_rows_table(out, "profiles", ProfileCount._fields, profile_counts(con))
@@ -198,7 +219,8 @@ class RenameLm(StoreOptions):
     new: str = Field(description="The identity to give them.")
 
     def cli_cmd(self) -> None:
-        moved = rename_identity(Store(self.store), self.old, self.new)
+        # Only re-keys rows a store already holds: a missing --store is an error, not a new empty store.
+        moved = rename_identity(Store.open_existing(self.store), self.old, self.new)
         console.print(", ".join(f"{table}: {n}" for table, n in moved.items()) or f"no rows of {self.old!r}")
 
 
@@ -228,9 +250,9 @@ class JudgeCLI(BaseSettings):
         configure_logging()
         try:
             CliApp.run_subcommand(self)
-        except BatchAPIError as error:
+        except (BatchAPIError, StoreError) as error:
             console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: every result received so far is stored; re-run to resume.")
             sys.exit(130)

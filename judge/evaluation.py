@@ -14,7 +14,7 @@ A listwise judge's report also says how often it agrees with the stored pairwise
 
 Verdicts are stored like any other (keyed by LM and prompt hash), so a re-run pays for nothing twice,
 a kill loses only the calls in flight, and the audit TUI can show them. Each judge's scores go to the
-``judge_evals`` table, and the report is written as markdown plus a PNG under ``evals/judge/``.
+``judge_evals`` table, and the report is written as markdown plus a PNG under ``evals/reports/judge/``.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.store.judge_evals import JUDGE_EVAL_SCORES, insert_judge_eval
 from recsys.store.labels import labeled_user_items
 
-# The reports live with the other benchmark reports in evals/judge, relative to the working directory
+# The reports live with the other benchmark reports in evals/reports/judge, relative to the working directory
 # (the CLIs run from the repository root); never through the package's own path, which an installed
 # wheel puts in site-packages.
-REPORT_DIR = Path("evals") / "judge"
+REPORT_DIR = Path("evals") / "reports" / "judge"
 
 
 class JudgeEvalConfig(LabelSetConfig, EncoderConfig, LMConfig, RunnerConfig, VerdictModeConfig):

@@ -28,6 +28,7 @@ import dspy
 from judge.config import EMBEDDED, EMBEDDED_ALIAS, EMBEDDED_GGUF, LMConfig
 from judge.outputs import completions_of, record_completion
 from recsys.store.lm_work import lm_identities_starting_with, rename_lm_identity
+from recsys.training.threads import usable_cpus
 
 
 class RecordingLM(dspy.LM):
@@ -116,11 +117,9 @@ def rename_identity(store, old: str, new: str) -> dict[str, int]:
 
 
 def default_threads() -> int:
-    """The cores this process may run on (its CPU affinity), not every core of the machine."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may run on (its CPU affinity), not every core of the machine. Not lowered
+    for load as torch's are: a different count restarts the embedded server mid-run."""
+    return usable_cpus()
 
 
 class EmbeddedServer:

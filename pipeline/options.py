@@ -26,6 +26,9 @@ class RunOptions(BaseModel):
     )
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file (created if missing).")
     progress: bool = Field(True, description="Show progress bars.")
+    threads: int | None = Field(
+        None, gt=0, description="CPU threads for torch (default: the CPUs this process may use, less those other "
+        "processes keep busy, at least 1: on a shared CPU, torch's one-thread-per-core default runs 12-17x slower).")
     store_flush_seconds: float = Field(5.0, gt=0, description="Write buffered metrics to the store this often.")
 
     @property
@@ -100,7 +103,7 @@ class JudgeOptions(BaseModel):
         0.8, ge=0, le=1, description="The judge gate: below this balanced accuracy on the dataset's labeled "
         "pairs the judge does not edit the graph (G' = G), where the lab has no break-even for the dataset and "
         "noise setting (see --gate-lab). 0.8: plain BPR on G' paid from 0.77 on ml-100k with 20% random noise "
-        "(evals/judge_value.md)."
+        "(evals/reports/judge_value.md)."
     )
     gate_lab: bool = Field(
         True, description="Gate at the break-even accuracy the judge-value lab measured for this dataset and "

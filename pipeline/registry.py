@@ -18,8 +18,12 @@ from typing import ClassVar
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.options import BackboneOptions, RunOptions
+from judge.config import LMConfig, RunnerConfig, VerdictModeConfig
+from judge.embeddings import EncoderConfig
+from pipeline.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
+from recsys.data.datasets import ReadOptions
 from recsys.data.split import DataConfig
+from recsys.denoising.candidates import CandidateConfig
 from recsys.training.trainer import OptimConfig
 
 # (data, config, reg, model, text_embeddings) -> objective for recsys.training.trainer.fit.
@@ -52,6 +56,16 @@ class Method:
 
 
 METHODS: dict[str, Method] = {}
+
+# --help's option groups, in this order. Each shared option class files under one; a method's own
+# options (DNSConfig, ...) under "method"; a few fields sit better elsewhere than their class.
+HELP_GROUPS = ("method", "data", "model", "training", "judge", "LM", "store and output")
+_CLASS_GROUPS: dict[type, str] = {
+    DataConfig: "data", ReadOptions: "data", BackboneOptions: "model", OptimConfig: "training",
+    JudgeOptions: "judge", CandidateOptions: "judge", CandidateConfig: "judge", VerdictModeConfig: "judge",
+    LMConfig: "LM", RunnerConfig: "LM", ProfileOptions: "LM", EncoderConfig: "LM", RunOptions: "store and output"}
+_FIELD_GROUPS = {"embedding_dim": "model", "num_layers": "model", "ngcf_dropout": "model", "train_seed": "training",
+                 "threads": "training", "device": "training", "seed": "data"}
 
 
 def register(method: Method) -> Method:
@@ -92,6 +106,15 @@ def build_objective(name: str, data, config: BaseModel, reg: float, model, text_
     if method is None or method.objective is None:
         raise ValueError(f"unknown method {name!r}; choose one of {', '.join(objective_methods())}")
     return method.objective(data, config, reg, model, text_embeddings)
+
+
+def help_groups(settings: type[BaseModel]) -> dict[str, str]:
+    """Each option of ``settings`` and the --help group (one of :data:`HELP_GROUPS`) it is listed under."""
+    groups = {}
+    for field in settings.model_fields:
+        owner = next((cls for cls in settings.__mro__ if field in cls.__dict__.get("__annotations__", {})), None)
+        groups[field] = _FIELD_GROUPS.get(field) or _CLASS_GROUPS.get(owner, "method")
+    return groups
 
 
 def option_groups(names: tuple[str, ...] | None = None) -> tuple[type[BaseModel], ...]:

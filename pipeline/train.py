@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.registry import option_groups
+from pipeline.registry import HELP_GROUPS, help_groups, option_groups
 from pipeline.run import (
     METHODS,
     NON_RESULT_FIELDS,
@@ -36,7 +36,7 @@ from pipeline.run import (
 )
 from recsys.cli import EXIT_USAGE, run_cli
 from recsys.data.datasets import DataValidationError
-from recsys.store import StoreLockedError, discard_if_empty
+from recsys.store import StoreError, discard_if_empty
 from recsys.training.trainer import TrainResult
 
 __all__ = ["MODELS", "NON_RESULT_FIELDS", "TrainConfig", "cli", "main", "run", "run_with_report"]
@@ -99,7 +99,7 @@ def main(config: BaseSettings) -> int:
     name = method_of(config)
     try:
         run_id, result, report = run_with_report(config, console)
-    except (DataValidationError, StoreLockedError, BudgetExhausted) as error:
+    except (DataValidationError, StoreError, BudgetExhausted) as error:
         console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
         if new_store and isinstance(error, DataValidationError):
             discard_if_empty(config.store)  # a failed first command leaves no store file behind
@@ -131,9 +131,12 @@ def command_line(name: str, listing: bool = False) -> type[BaseSettings]:
     settings = method_settings(name)
     doc = settings.__doc__
     if listing:
+        def listed(uses_lm: bool) -> str:
+            return "\n".join(f"  {m.name}: {m.summary}" for m in sorted(
+                (m for m in METHODS.values() if m.uses_lm == uses_lm), key=lambda m: m.name != name))
+
         doc = ("Train and evaluate a recommender on a noisy split. Methods (python -m recsys.train METHOD --help "
-               "shows each one's options):\n\n" + "\n".join(f"  {m.name}: {m.summary}" for m in sorted(
-                   METHODS.values(), key=lambda m: m.name != name))
+               "shows each one's options):\n\nUsing the LM:\n" + listed(True) + "\n\nLM-free:\n" + listed(False)
                + f"\n\nWith no method: {name}. Its options follow.\n\n" + doc)
     prog = "python -m recsys.train" + ("" if listing else f" {name}")
     return type(settings.__name__, (settings,), {
@@ -148,6 +151,11 @@ def parse_args(argv: Sequence[str]) -> tuple[type[BaseSettings], list[str]]:
     args = list(argv)
     if args and args[0] in METHODS:
         return command_line(args.pop(0)), args
+    if args and not args[0].startswith("-"):
+        close = difflib.get_close_matches(args[0], METHODS, n=1, cutoff=0.5)
+        Console(stderr=True).print(f"[red]error:[/] {args[0]!r} is not a method; choose one of {', '.join(METHODS)}"
+                                   + (f". Did you mean {close[0]!r}?" if close else ""), soft_wrap=True)
+        sys.exit(EXIT_USAGE)
     name, listing = DEFAULT_METHOD, True
     for position, arg in enumerate(args):
         if arg == "--model" and position + 1 < len(args):
@@ -172,7 +180,11 @@ def parse_args(argv: Sequence[str]) -> tuple[type[BaseSettings], list[str]]:
 def cli(argv: Sequence[str] | None = None) -> None:
     """`python -m recsys.train` with ``argv`` (default: the process's): parse, run, exit."""
     settings, remaining = parse_args(sys.argv[1:] if argv is None else argv)
-    run_cli(settings, remaining)
+    name = settings.method_name
+    usage = ("python -m recsys.train [METHOD] [options]   (METHOD defaults to {0}; METHOD --help: its options)"
+             .format(name) if settings.__doc__.startswith("Train and evaluate") else
+             f"python -m recsys.train {name} [options]")
+    run_cli(settings, remaining, groups=help_groups(settings), group_order=HELP_GROUPS, usage=usage)
 
 
 if __name__ == "__main__":

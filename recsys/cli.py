@@ -15,10 +15,10 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, CliApp, SettingsError
+from pydantic_settings import BaseSettings, CliApp, CliSettingsSource, SettingsError
 from rich.console import Console
 from rich.markup import escape
 
@@ -92,13 +92,44 @@ def handle_sigterm_like_ctrl_c() -> None:
         signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def run_cli(settings: type[BaseSettings], cli_args: Sequence[str] | None = None) -> BaseSettings:
-    """``CliApp.run`` with option errors printed as one line each and exit status 2; SIGTERM acts as Ctrl-C."""
+def grouped_arguments(groups: Mapping[str, str], order: Sequence[str]):
+    """An ``add_argument`` for pydantic-settings that files each option under its named group (``groups``
+    maps a field name to a title), the groups made in ``order`` so that --help reads in that order."""
+    made: dict[int, dict[str, object]] = {}
+
+    def add_argument(parser, *names, **kwargs):
+        text = kwargs.get("help")
+        if isinstance(text, str) and text.count("(default") > 1:  # the description names its default already
+            kwargs["help"] = text[:text.rfind(" (default")]
+        title = groups.get(kwargs.get("dest", ""))
+        if title is None or not hasattr(parser, "add_argument_group"):
+            return parser.add_argument(*names, **kwargs)
+        sections = made.setdefault(id(parser), {})
+        if not sections:
+            sections.update((name, parser.add_argument_group(f"{name} options")) for name in order)
+        if title not in sections:
+            sections[title] = parser.add_argument_group(f"{title} options")
+        return sections[title].add_argument(*names, **kwargs)
+
+    return add_argument
+
+
+def run_cli(settings: type[BaseSettings], cli_args: Sequence[str] | None = None, groups: Mapping[str, str] | None = None,
+            group_order: Sequence[str] = (), usage: str | None = None) -> BaseSettings:
+    """``CliApp.run`` with option errors printed as one line each and exit status 2; SIGTERM acts as Ctrl-C.
+    ``groups`` (field name -> title, in ``group_order``) files --help's options under named groups;
+    ``usage`` replaces argparse's every-option usage block."""
     console = Console(stderr=True)
     handle_sigterm_like_ctrl_c()
     configure_logging()
+    source = None
+    if groups:
+        source = CliSettingsSource(settings, add_argument_method=grouped_arguments(groups, group_order))
+        if usage:
+            source.root_parser.usage = usage
     try:
-        return CliApp.run(settings, cli_args=list(cli_args) if cli_args is not None else None)
+        return CliApp.run(settings, cli_args=list(cli_args) if cli_args is not None else None,
+                          cli_settings_source=source)
     except ValidationError as error:
         for line in option_error_lines(error):
             console.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from evals.bench import BenchConfig, beyond_spread, main, noise_label, parse_noise
-from evals.bench_scale import ScaleConfig
-from evals.bench_scale import main as scale_main
-from evals.ledger import read_ledger
+from evals.bench import BenchConfig, beyond_spread, main
+from evals.harness.cells import noise_label, parse_noise
+from evals.harness.ledger import read_ledger
+from evals.oneoff.bench_scale import ScaleConfig
+from evals.oneoff.bench_scale import main as scale_main
 from tests.conftest import query
 
 
@@ -79,3 +80,14 @@ def test_scale_projects_a_run_from_the_reference_epochs(ratings_csv, tmp_path):
         epoch_s, eval_s, ref_epochs, projected = float(cells[2]), float(cells[3]), cells[6].strip(), float(cells[8])
         assert ref_epochs == "3" and abs(projected - 3 * (epoch_s + eval_s)) < 1.5
     assert "The 2 methods, one seed each" in scale.report.read_text()
+
+
+def test_markdown_table_writes_the_reports_table_lines():
+    from evals.harness.tables import markdown_table, mean_std
+
+    assert markdown_table(["method", "test recall@20"], [["lightgcn", mean_std([0.25, 0.35])], ["dns", 3]]) == [
+        "| method | test recall@20 |", "|---|---|", "| lightgcn | 0.3000 ± 0.0707 |", "| dns | 3 |"]
+    assert markdown_table(["model", "noise", "s"], [], "lrr") == ["| model | noise | s |", "|---|---:|---:|"]
+    assert markdown_table(["a", "b"], [["x", ""]])[-1] == "| x |  |"  # an empty cell keeps both spaces
+    with pytest.raises(ValueError, match="2 column rules for 3 columns"):
+        markdown_table(["a", "b", "c"], [], "lr")

@@ -1,6 +1,6 @@
 """--device: resolution, the CPU path unchanged, and every tensor of every objective reached by the move.
 
-The CPU tests run everywhere; the CUDA ones are skipped without a GPU (``evals/gpu_check.sh`` runs
+The CPU tests run everywhere; the CUDA ones are skipped without a GPU (``evals/oneoff/gpu_check.sh`` runs
 them on one)."""
 
 from __future__ import annotations

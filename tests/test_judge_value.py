@@ -4,6 +4,7 @@ break-even, real judges read from judge_evals, and the judge gate's measured acc
 import pandas as pd
 import pytest
 
+from evals.harness.ledger import write_ledger
 from evals.judge_value import (
     JudgeValueConfig,
     cell_config,
@@ -13,7 +14,6 @@ from evals.judge_value import (
     real_judges,
     with_recorded_judges,
 )
-from evals.ledger import write_ledger
 from judge.quality import stored_judge_accuracy
 from pipeline.lab import read_lab
 from recsys.store import Store

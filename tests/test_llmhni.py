@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pipeline.methods.llmhni import LLMHNIConfig, LLMHNIObjective
-from recsys.models import LightGCN
 from recsys.models.graph import edit_graph, normalized_adjacency
+from recsys.models.lightgcn import LightGCN
 from recsys.training.sampling import PoolNegativeSampler, SemanticNegativeSampler, UniformNegativeSampler
 from recsys.training.trainer import BPRObjective
 

@@ -1,7 +1,9 @@
 import torch
 
-from recsys.models import NGCF, LightGCN, build_backbone
+from recsys.models.backbones import build_backbone
 from recsys.models.graph import normalized_adjacency
+from recsys.models.lightgcn import LightGCN
+from recsys.models.ngcf import NGCF
 from recsys.training.sampling import UniformNegativeSampler
 
 

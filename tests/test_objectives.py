@@ -15,8 +15,9 @@ from pipeline.methods.rlmrec_con import RLMRecConObjective
 from pipeline.methods.simgcl import perturbed_embeddings
 from pipeline.methods.tce import TCEObjective
 from recsys.data.split import SplitData
-from recsys.models import NGCF, LightGCN
 from recsys.models.graph import normalized_adjacency
+from recsys.models.lightgcn import LightGCN
+from recsys.models.ngcf import NGCF
 from recsys.training.losses import info_nce
 from recsys.training.sampling import UniformNegativeSampler
 from recsys.training.trainer import BPRObjective, OptimConfig, build_model, fit, train_bpr

@@ -198,18 +198,23 @@ def test_per_class_rates_set_the_gate_accuracy(tmp_path, ratings, fake):
         TrainConfig(judge="simulated")
 
 
-def test_an_unmeasured_llm_judge_does_not_edit_the_graph(tmp_path, ratings, fake):
+def test_an_unmeasured_llm_judge_does_not_edit_the_graph(tmp_path, ratings, fake, capsys):
     cfg = config(tmp_path, ratings, fake, force_edit=False, semantic_negatives=False)
     _, _, report = run_with_report(cfg)
     assert report.metrics["denoise"]["gate_open"] == 0.0 and report.metrics["denoise"]["edges_removed"] == 0
     assert "not measured" in report.notes["graph edit"]
-    # a closed gate would discard the verdicts, so none are bought and no judged user is profiled for them
-    assert "verdicts" not in report.stage_seconds and "not bought" in report.notes["verdicts"]
+    # The gate is read before any stage only the judge would use: no candidate pretraining, no judged users'
+    # profiles, no verdicts; the run says so at once, with what would open the gate.
+    assert "pretrain + candidates" not in report.stage_seconds and "verdicts" not in report.stage_seconds
+    assert "not bought" in report.notes["verdicts"]
     assert query(cfg.store, "SELECT count(*) FROM verdicts") == [(0,)]
-    assert "a closed gate buys none" in report.notes["graph edit"]
+    assert query(cfg.store, "SELECT count(*) FROM candidates") == [(0,)]
+    err = capsys.readouterr().err
+    assert "judge gate closed" in err and "--force-edit" in err and err.index("judge gate closed") < err.index("graph edit")
     bpr = config(tmp_path, ratings, fake, force_edit=False, model="lightgcn", edit_graph=True)
     _, _, report = run_with_report(bpr)
-    assert "verdicts" not in report.stage_seconds and query(cfg.store, "SELECT count(*) FROM verdicts") == [(0,)]
+    assert "pretrain + candidates" not in report.stage_seconds and "verdicts" not in report.stage_seconds
+    assert query(cfg.store, "SELECT count(*) FROM verdicts") == [(0,)]
 
 
 def test_plain_bpr_trains_on_the_judge_edited_graph(tmp_path, ratings, fake):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, CliSubCommand, SettingsConfigDict, get_subcommand
 
 from recsys.cli import run_cli
-from recsys.store import DEFAULT_STORE_PATH, Store
+from recsys.store import DEFAULT_STORE_PATH, Store, StoreError
 from tui.queries import ActionFilter, Filters, Rule
 
 
@@ -27,9 +27,15 @@ def login_name() -> str:
 
 
 def _require(store: Path) -> None:
-    # Opening a missing path would create an empty store: say what is wrong instead.
+    # Opening a missing path would create an empty store, and a folder or a file that is not a store
+    # fails deep in the app: say what is wrong, in one line, instead.
     if not store.exists():
         print(f"error: no store at {store}; pass --store PATH (or set LLMHNI_STORE).", file=sys.stderr)
+        sys.exit(2)
+    try:
+        Store.open_existing(store)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
 

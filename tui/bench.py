@@ -116,7 +116,7 @@ async def _bare_table_ms() -> float:
 def main() -> None:
     config = BenchConfig()
     from recsys.store import Store
-    from tui.queries import Filters, fetch_rows
+    from tui.queries import Filters, count_pairs_and_verdicts, fetch_rows
     from tui.synthetic import build_store
 
     with tempfile.TemporaryDirectory() as folder:
@@ -129,9 +129,7 @@ def main() -> None:
         small = Path(folder) / "small.duckdb"
         build_store(small, n_users=50, n_items=1_601)
         store = Store(path)
-        with store.connect() as con:
-            pairs, verdicts = con.execute("SELECT count(DISTINCT (candidate_set, user_idx, item_idx)), count(*) "
-                                          "FROM verdicts").fetchone()
+        pairs, verdicts = count_pairs_and_verdicts(store)
         first, full = [], []
         for _ in range(config.repeats):
             t = time.perf_counter()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from judge.injection import describe, flagged
 from recsys.data.texts import compose_item_text, item_texts
 from recsys.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Rule = Literal["both_high", "either_high", "both_at_least_mid"]
 AuditValue = Literal["correct", "hallucinated", "unsure"]
@@ -476,3 +479,57 @@ def fetch_export(store: Store, auditor: str | None = None) -> list[dict]:
             params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# ---- the benchmark's synthetic store (tui.synthetic, tui.bench) ------------------------------------
+
+
+def count_pairs_and_verdicts(store: Store) -> tuple[int, int]:
+    """Judged pairs (distinct candidate set, user and item) and verdict rows in the store."""
+    with store.connect() as con:
+        pairs, verdicts = con.execute("SELECT count(DISTINCT (candidate_set, user_idx, item_idx)), count(*) "
+                                      "FROM verdicts").fetchone()
+    return pairs, verdicts
+
+
+@dataclass
+class SyntheticFrames:
+    """The rows of a synthetic store, one frame per table (columns as :func:`insert_synthetic` reads them)."""
+
+    candidates: pd.DataFrame
+    verdicts: pd.DataFrame
+    items: pd.DataFrame
+    train: pd.DataFrame
+    ratings: pd.DataFrame
+    user_profiles: pd.DataFrame
+    item_profiles: pd.DataFrame
+
+
+def insert_synthetic(store: Store, frames: SyntheticFrames, split_id: str, candidate_set: str, lm: str,
+                     profile_hash: str, n_users: int, n_items: int, n_clean: int, n_injected: int) -> None:
+    """Write a synthetic dataset ``demo`` with its split, judged candidate set and profiles, in one transaction."""
+    with store.transaction() as con:
+        for name, frame in (("candidates_df", frames.candidates), ("verdicts_df", frames.verdicts),
+                            ("items_df", frames.items), ("train_df", frames.train), ("ratings_df", frames.ratings),
+                            ("user_profiles_df", frames.user_profiles), ("item_profiles_df", frames.item_profiles)):
+            con.register(name, frame)
+        con.execute("INSERT INTO datasets (dataset_id, source, content_hash, n_users, n_items, n_ratings, created_at) "
+                    "VALUES ('demo', 'synthetic', 'demo', ?, ?, ?, current_timestamp)",
+                    [n_users, n_items, len(frames.ratings)])
+        con.execute("INSERT INTO items SELECT 'demo', item_idx, CAST(item_idx AS VARCHAR), title, year, genres, text "
+                    "FROM items_df")
+        con.execute("INSERT INTO ratings (dataset_id, user_idx, item_idx, rating, ts) "
+                    "SELECT 'demo', user_idx, item_idx, rating, NULL FROM ratings_df")
+        con.execute("INSERT INTO splits VALUES (?, 'demo', 7, 'realistic', 0.1, '{}', ?, 0, ?, ?, 0, 0, "
+                    "current_timestamp)", [split_id, n_users, n_clean, n_injected])
+        con.execute("INSERT INTO interactions SELECT ?, user_idx, item_idx, rating, 'train', is_injected_noise "
+                    "FROM train_df", [split_id])
+        con.execute("INSERT INTO candidate_sets VALUES (?, ?, 'demo-backbone', '{}', current_timestamp)",
+                    [candidate_set, split_id])
+        con.execute("INSERT INTO candidates SELECT * FROM candidates_df")
+        con.execute("INSERT INTO verdicts (candidate_set, user_idx, item_idx, view, lm, prompt_hash, status, label, "
+                    "rationale, error, attempts, judge_run_id) SELECT * FROM verdicts_df")
+        for kind, frame in (("user", "user_profiles_df"), ("item", "item_profiles_df")):
+            con.execute(f"INSERT INTO profiles (split_id, kind, entity_idx, lm, prompt_hash, status, text, attempts, "
+                        f"judge_run_id) SELECT ?, ?, entity_idx, ?, ?, 'ok', text, 1, 'demo-run' FROM {frame}",
+                        [split_id, kind, lm, profile_hash])

@@ -1,5 +1,5 @@
-"""A synthetic store of judged candidate pairs, written by direct SQL, for the benchmark, the tests and
-the README screenshot: no training and no LM, and 50,000 pairs in a few seconds.
+"""A synthetic store of judged candidate pairs, written straight into the tables (:func:`tui.queries.insert_synthetic`),
+for the benchmark, the tests and the README screenshot: no training and no LM, and 50,000 pairs in a few seconds.
 
 The labels follow the ground truth loosely (injected edges mostly get Low, clean ones mostly High),
 so that the lists and stats look like a judge that is right more often than not.
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.store import Store
+from tui.queries import SyntheticFrames, insert_synthetic
 
 LM = "openai/gpt-4o-mini"
 PROMPT_HASH = "3f9a1c2b7d4e5f60"
@@ -133,29 +134,7 @@ def build_store(path: str | Path, n_users: int = 12_500, n_items: int = 1_600, l
         f"Audience: fans of {g.lower()}."
         for t, y, g in zip(items.title, items.year, items.genres)])[["entity_idx", "text"]]
 
-    with store.transaction() as con:
-        for name, frame in (("candidates_df", candidates), ("verdicts_df", verdicts), ("items_df", items),
-                            ("train_df", train), ("ratings_df", ratings), ("user_profiles_df", user_profiles),
-                            ("item_profiles_df", item_profiles)):
-            con.register(name, frame)
-        con.execute("INSERT INTO datasets (dataset_id, source, content_hash, n_users, n_items, n_ratings, created_at) "
-                    "VALUES ('demo', 'synthetic', 'demo', ?, ?, ?, current_timestamp)",
-                    [n_users, n_items, len(ratings)])
-        con.execute("INSERT INTO items SELECT 'demo', item_idx, CAST(item_idx AS VARCHAR), title, year, genres, text "
-                    "FROM items_df")
-        con.execute("INSERT INTO ratings (dataset_id, user_idx, item_idx, rating, ts) "
-                    "SELECT 'demo', user_idx, item_idx, rating, NULL FROM ratings_df")
-        con.execute("INSERT INTO splits VALUES (?, 'demo', 7, 'realistic', 0.1, '{}', ?, 0, ?, ?, 0, 0, "
-                    "current_timestamp)", [SPLIT_ID, n_users, int((~injected & positive).sum()), int(injected.sum())])
-        con.execute("INSERT INTO interactions SELECT ?, user_idx, item_idx, rating, 'train', is_injected_noise "
-                    "FROM train_df", [SPLIT_ID])
-        con.execute("INSERT INTO candidate_sets VALUES (?, ?, 'demo-backbone', '{}', current_timestamp)",
-                    [CANDIDATE_SET, SPLIT_ID])
-        con.execute("INSERT INTO candidates SELECT * FROM candidates_df")
-        con.execute("INSERT INTO verdicts (candidate_set, user_idx, item_idx, view, lm, prompt_hash, status, label, "
-                    "rationale, error, attempts, judge_run_id) SELECT * FROM verdicts_df")
-        for kind, frame in (("user", "user_profiles_df"), ("item", "item_profiles_df")):
-            con.execute(f"INSERT INTO profiles (split_id, kind, entity_idx, lm, prompt_hash, status, text, attempts, "
-                        f"judge_run_id) SELECT ?, ?, entity_idx, ?, ?, 'ok', text, 1, 'demo-run' FROM {frame}",
-                        [SPLIT_ID, kind, LM, PROFILE_HASH])
+    insert_synthetic(store, SyntheticFrames(candidates, verdicts, items, train, ratings, user_profiles, item_profiles),
+                     SPLIT_ID, CANDIDATE_SET, LM, PROFILE_HASH, n_users, n_items,
+                     n_clean=int((~injected & positive).sum()), n_injected=int(injected.sum()))
     return store

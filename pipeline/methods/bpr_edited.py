@@ -1,6 +1,6 @@
 """Plain BPR on the judge-edited graph G': the full model's candidates, judge and gate, nothing else of it.
 
-It isolates what the graph edit alone buys (evals/judge_value.md's lightgcn_edited rows).
+It isolates what the graph edit alone buys (evals/reports/judge_value.md's lightgcn_edited rows).
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ def run(config, console) -> tuple:
     candidates, the judge's decisions and the gate exactly as the full model's, nothing else of it."""
     stages = Stages(config, console)
     data = stages.data()
-    candidate_set = stages.candidates(data)
-    programs = None
-    if config.judge == "llm":
-        programs = stages.programs()
-    if stages.buys_verdicts(data, programs, lab_curve="bpr_on_g_prime"):
+    programs = stages.programs() if config.judge == "llm" else None
+    edits = stages.judge_may_edit(data, programs, lab_curve="bpr_on_g_prime")
+    candidate_set = stages.candidates(data) if edits else None
+    if edits and config.judge == "llm":
         stages.profiles(data.split_id, programs, kinds=("user",), judged_users=stages.judged_users(candidate_set))
         stages.verdicts(candidate_set, programs)
     g_prime = stages.graph_edit(data, candidate_set, programs, lab_curve="bpr_on_g_prime")

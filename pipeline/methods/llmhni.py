@@ -42,7 +42,7 @@ class LLMHNIConfig(BaseModel):
     """Module switches (for the ablations), loss weights, temperature and sampler sizes."""
 
     semantic_negatives: bool = Field(True, description="Module 1: draw BPR negatives from the semantic hard pool.")
-    # Tuned on ml-100k validation (evals/full_model.md): a pool of the top 50 with share 0.5 is so hard
+    # Tuned on ml-100k validation (evals/reports/full_model.md): a pool of the top 50 with share 0.5 is so hard
     # that it pushes down held-out positives (valid R@20 0.249 against 0.294 with uniform negatives).
     semantic_share: float = Field(
         0.2, ge=0, le=1, description="Share of each batch's negatives drawn from the semantic hard pool "
@@ -53,7 +53,7 @@ class LLMHNIConfig(BaseModel):
     semantic_neighbours: int = Field(
         10, ge=0, description="Each user's FAISS nearest items, never used as negatives (likely false negatives)."
     )
-    # Chosen on ml-100k validation (20% random noise, oracle judge, 3 seeds, evals/judge_value.md): valid
+    # Chosen on ml-100k validation (20% random noise, oracle judge, 3 seeds, evals/reports/judge_value.md): valid
     # R@20 0.3005 with 8 against 0.2969 with 1 (uniform), and 8 is above 1 at every judge accuracy tried.
     pool_candidates: int = Field(
         8, ge=1, description="The rest of the negatives: the top-scored of this many uniform candidates per pair, "
@@ -62,7 +62,7 @@ class LLMHNIConfig(BaseModel):
     denoise: bool = Field(True, description="Module 2: edit the graph with the judge's verdicts, and add L_de.")
     hallucination_loss: bool = Field(True, description="Add L_hal between edge-dropped views of G and G'.")
     # Chosen on ml-100k validation (20% random noise, simulated judge p = 1 and 0.8 on 20% of every user's
-    # positives, 3 seeds, evals/llmhni_tuning.md): both losses at 0.002 cost valid R@20 0.3066 -> 0.2997
+    # positives, 3 seeds, evals/reports/llmhni_tuning.md): both losses at 0.002 cost valid R@20 0.3066 -> 0.2997
     # at either p, 0.0005 still 0.3047-0.3054, so they are off by default (λ >= 0.01 swamps BPR outright).
     lambda_de: float = Field(0.0, ge=0, description="λ1, weight of the cross-graph loss L_de (the paper's module 2; "
                              "0 by default: it lowered validation recall at every weight tried).")
@@ -155,9 +155,11 @@ def run(config, console) -> tuple:
     stages = Stages(config, console)
     data = stages.data()
     programs = stages.programs()
-    # Candidates first: the user view reads the profile of every user with a judged pair.
-    candidate_set = stages.candidates(data) if config.denoise else None
-    llm_judge = config.denoise and stages.buys_verdicts(data, programs)
+    # The gate first: a closed one skips everything only the judge would use. Then the candidates: the user
+    # view reads the profile of every user with a judged pair.
+    edits = config.denoise and stages.judge_may_edit(data, programs)
+    candidate_set = stages.candidates(data) if edits else None
+    llm_judge = edits and config.judge == "llm"
     aligned = config.lambda_align > 0
     if config.semantic_negatives or llm_judge or aligned:
         stages.profiles(data.split_id, programs, judged_users=stages.judged_users(candidate_set) if llm_judge else ())

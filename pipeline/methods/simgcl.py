@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
 from pipeline.registry import register_training_only
-from recsys.models import LightGCN
 from recsys.models.graph import normalized_adjacency
 from recsys.training.objectives import ContrastiveObjective, node_contrast
 from recsys.training.sampling import UniformNegativeSampler
@@ -34,6 +33,8 @@ def perturbed_embeddings(model: torch.nn.Module, adj: torch.Tensor, eps: float,
     The result is the mean of e^(1..L), as in the official code (``include_layer0=False``), or PyG's
     LightGCN combination :math:`\sum_{l=0}^{L} \alpha_l e^{(l)}` with α = 1/(L+1) (``include_layer0=True``;
     with eps = 0 this is exactly ``model.user_item_embeddings(adj)``). LightGCN only."""
+    from recsys.models.lightgcn import LightGCN
+
     if not isinstance(model, LightGCN):
         # a ValueError, as for any unsupported backbone choice (build_model raises one too)
         raise ValueError(  # noqa: TRY004
@@ -67,6 +68,8 @@ class SimGCLObjective(ContrastiveObjective):
 
 
 def objective(data, config: SimGCLConfig, reg: float, model=None, text_embeddings=None) -> SimGCLObjective:
+    from recsys.models.lightgcn import LightGCN
+
     if not isinstance(model, LightGCN):
         raise ValueError(f"simgcl supports the LightGCN backbone only, not {type(model).__name__}")
     return SimGCLObjective(data.train, data.num_users, data.num_items, reg, config.simgcl_eps, config.simgcl_weight,

@@ -13,7 +13,7 @@
 
 A method (:mod:`pipeline.methods`) calls the stages it needs, in order. The LM stages import the judge
 (:mod:`judge`) where they run: DSPy and LiteLLM take seconds to load, and `--help`, the floors and the
-training-only baselines never need them (evals/startup.md). The judge never imports this package.
+training-only baselines never need them (evals/reports/startup.md). The judge never imports this package.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from recsys.denoising.semantic import (
 from recsys.store import Store
 from recsys.store.candidates import candidate_counts_by_kind, candidate_reach, judged_candidate_users
 from recsys.training.runs import record_training
+from recsys.training.threads import apply_threads
 from recsys.training.trainer import TrainResult, fit
 
 
@@ -68,6 +69,8 @@ class Stages:
         self.console = console
         self.store = Store(config.store)
         self.report = PipelineReport()
+        self.closed_gate: JudgeGate | None = None  # set when the LLM judge's gate closed before its stages
+        self.threads = apply_threads(getattr(config, "threads", None))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -90,7 +93,8 @@ class Stages:
             split_id = make_split(self.store, self.config.data_config(), report=self.data_warning)
             s = split_summary(self.store, split_id)
             self.note("data", f"{split_id}: {s['n_users_kept']} users, train {s['n_train_clean']} clean + "
-                              f"{s['n_train_noise']} injected, valid {s['n_valid']}, test {s['n_test']}")
+                              f"{s['n_train_noise']} injected, valid {s['n_valid']}, test {s['n_test']}; "
+                              f"torch on {self.threads} thread{'s' if self.threads > 1 else ''}")
             return load_split(self.store, split_id)
 
     # -- LLM stages -----------------------------------------------------------------------------
@@ -245,16 +249,23 @@ class Stages:
             self.report.metrics["reach"] = {"candidate_users": users, "injected_candidates": injected}
             return candidate_set
 
-    def buys_verdicts(self, data: SplitData, programs, lab_curve: str = "llmhni") -> bool:
-        """Whether to run the LLM judge on the candidates: only while its gate is open (measured above
-        the break-even, or --force-edit). A closed gate would discard the verdicts, so it buys none,
-        nor the judged users' profiles; :meth:`graph_edit` then says so."""
+    def judge_may_edit(self, data: SplitData, programs, lab_curve: str = "llmhni") -> bool:
+        """Read the LLM judge's gate before any stage that only the judge would use. A closed gate skips
+        the candidate pretraining, the judged users' profiles and the verdicts, and says so at once with
+        what would open it; :meth:`graph_edit` then keeps G' = G. Judges that read the ground truth
+        (oracle, simulated) always get their candidates: the confusion report is what they are for."""
         if self.config.judge != "llm":
-            return False
+            return True
         gate = self.judge_gate(data, programs, lab_curve)
-        if not gate.open:
-            self.note("verdicts", f"not bought: judge gate closed ({gate.reason})")
-        return gate.open
+        if gate.open:
+            return True
+        self.closed_gate = gate
+        self.note("verdicts", f"not bought: judge gate closed ({gate.reason})")
+        self.console.print(
+            f"[yellow]judge gate closed[/]: {escape(gate.reason)}. Skipping what only the judge would use: the "
+            "candidate pretraining, the judged users' profiles and the verdicts; the graph stays G' = G. "
+            "--force-edit edits with the judge all the same.", soft_wrap=True)
+        return False
 
     def judged_users(self, candidate_set: str) -> list[int]:
         return judged_candidate_users(self.store, candidate_set)
@@ -269,6 +280,13 @@ class Stages:
 
         config = self.config
         with self.stage("graph edit"):
+            if candidate_set is None and self.closed_gate is not None:
+                self.report.metrics["denoise"] = self.closed_gate.metrics() | {
+                    "edges_removed": 0, "edges_added": 0, "edges_in_g_prime": data.train.size(1)}
+                self.note("graph edit", f"judge gate closed ({self.closed_gate.reason}): G' = G, no candidates "
+                                        "were pretrained or judged")
+                self.note("judge", f"judge gate closed: {self.closed_gate.reason}; the graph was not edited.")
+                return data.train
             if candidate_set is None:
                 self.note("graph edit", "off (--no-denoise): G' = G")
                 return data.train

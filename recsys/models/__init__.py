@@ -1,7 +1,4 @@
-"""Graph backbones. Each exposes ``user_item_embeddings(adj)`` and ``ego_embeddings(users, items)``."""
-
-from recsys.models.backbones import BACKBONES, build_backbone
-from recsys.models.lightgcn import LightGCN
-from recsys.models.ngcf import NGCF
-
-__all__ = ["BACKBONES", "LightGCN", "NGCF", "build_backbone"]
+"""Graph backbones (:mod:`recsys.models.lightgcn`, :mod:`recsys.models.ngcf`, built by name in
+:mod:`recsys.models.backbones`). Each exposes ``user_item_embeddings(adj)`` and ``ego_embeddings(users, items)``.
+Import them from their modules: this package imports nothing, so that importing
+:mod:`recsys.models.graph` does not load torch_geometric."""

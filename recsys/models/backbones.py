@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from recsys.models.lightgcn import LightGCN
-from recsys.models.ngcf import NGCF
-
 BACKBONES = ("lightgcn", "ngcf")
 
 
 def build_backbone(name: str, num_users: int, num_items: int, embedding_dim: int, num_layers: int,
                    dropout: float = 0.0) -> torch.nn.Module:
+    # The backbones subclass torch_geometric's modules, which take 1.5 s to import: only when one is built.
+    from recsys.models.lightgcn import LightGCN
+    from recsys.models.ngcf import NGCF
+
     if name == "lightgcn":
         return LightGCN(num_users, num_items, embedding_dim, num_layers)
     if name == "ngcf":

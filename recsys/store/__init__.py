@@ -6,8 +6,9 @@ from recsys.store.database import (
     MIGRATIONS,
     Migration,
     Store,
+    StoreError,
     StoreLockedError,
     discard_if_empty,
 )
 
-__all__ = ["DEFAULT_STORE_PATH", "MIGRATIONS", "Migration", "Store", "StoreLockedError", "discard_if_empty"]
+__all__ = ["DEFAULT_STORE_PATH", "MIGRATIONS", "Migration", "Store", "StoreError", "StoreLockedError", "discard_if_empty"]

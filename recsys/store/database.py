@@ -416,7 +416,11 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-class StoreLockedError(RuntimeError):
+class StoreError(RuntimeError):
+    """The store cannot be used as given (a folder, not a DuckDB file, locked); the message says how to fix it."""
+
+
+class StoreLockedError(StoreError):
     """Another process kept the write lock for longer than the retry budget."""
 
 
@@ -429,14 +433,41 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return any(phrase in message for phrase in _LOCK_MESSAGES)
 
 
+class StoreOpenError(StoreError, duckdb.IOException):
+    """DuckDB would not open the file (a folder, not a database, unreadable). It is also a
+    ``duckdb.Error``, as the error it replaces was, so code that caught that still catches it."""
+
+
+def _folder_error(path: Path) -> StoreOpenError:
+    return StoreOpenError(f"--store {path} is a folder; give a .duckdb file path (e.g. {path / 'llmhni.duckdb'}).")
+
+
+def _open_error(path: Path, error: duckdb.Error) -> StoreOpenError:
+    """The one-line error for a file DuckDB would not open, naming the path and the fix."""
+    if path.is_dir():
+        return _folder_error(path)
+    reason = (str(error).splitlines() or [type(error).__name__])[0]
+    if "not a valid duckdb database" in reason.lower():
+        return StoreOpenError(f"--store {path} is not a DuckDB database ({reason}); "
+                              "point --store at a store file or a new path.")
+    return StoreOpenError(f"--store {path} cannot be opened as a DuckDB store ({reason}); "
+                          "point --store at a store file or a new path.")
+
+
 class Store:
     """A DuckDB file with a migrated schema.
 
     Args:
-        path: The database file; its parent folder is created.
+        path: The database file; its parent folder is created (with ``create``).
         migrations: The schema history to apply (the project's own by default).
         lock_retries: How many times to retry opening while another process holds the lock.
         lock_backoff_s: First backoff between retries; it doubles, with jitter, up to 2 s.
+        create: Make the file if it is missing (the default). With False (:meth:`open_existing`, for
+            read-only commands) a missing file, or a DuckDB file that is not a store, raises StoreError.
+
+    Raises:
+        StoreError: ``path`` is a folder, or a file DuckDB cannot open, or (``create=False``) missing;
+            the one-line message names the path and the fix.
     """
 
     def __init__(
@@ -445,13 +476,32 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS,
         lock_retries: int = 20,
         lock_backoff_s: float = 0.05,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
         self.migrations = tuple(sorted(migrations, key=lambda m: m.version))
         self.lock_retries = lock_retries
         self.lock_backoff_s = lock_backoff_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.migrate()
+        if self.path.is_dir():
+            raise _folder_error(self.path)
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+                reason = f"{blocker} is a file, not a folder" if blocker else (error.strerror or str(error))
+                raise StoreError(f"--store {self.path}: cannot make its folder ({reason}); "
+                                 "give a path under a folder you can write.") from error
+        elif not self.path.exists():
+            raise StoreError(f"no store at {self.path}; run `python -m recsys.train` or "
+                             "`python -m judge candidates` first (or point --store at an existing store).")
+        self.migrate(create=create)
+
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike = DEFAULT_STORE_PATH, **kwargs) -> Store:
+        """The store at ``path`` for a read-only command: never creates one (a missing file, or a DuckDB
+        file without the store's schema, raises StoreError). An existing store is still migrated."""
+        return cls(path, create=False, **kwargs)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -466,7 +516,7 @@ class Store:
                 break
             except duckdb.Error as error:
                 if not _is_lock_error(error):
-                    raise
+                    raise _open_error(self.path, error) from error
                 if attempt == self.lock_retries:
                     raise StoreLockedError(
                         f"{self.path} is locked by another process ({error}). "
@@ -495,9 +545,17 @@ class Store:
         with self.connect() as con:
             return _current_version(con)
 
-    def migrate(self) -> int:
-        """Apply the migrations the file has not seen yet, each in its own transaction."""
+    def migrate(self, create: bool = True) -> int:
+        """Apply the migrations the file has not seen yet, each in its own transaction.
+        With ``create=False`` a database that is not a store yet (no schema_version table) is left
+        untouched and raises StoreError."""
         with self.connect() as con:
+            if not create and not con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            ).fetchone()[0]:
+                raise StoreError(f"--store {self.path} is a DuckDB database but not a store (no schema_version "
+                                 "table); point --store at a store file made by `python -m recsys.train` or "
+                                 "`python -m judge candidates`.")
             con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 " version INTEGER PRIMARY KEY, description VARCHAR NOT NULL,"
@@ -506,7 +564,7 @@ class Store:
             current = _current_version(con)
             newest = self.migrations[-1].version if self.migrations else 0
             if current > newest:
-                raise RuntimeError(
+                raise StoreError(
                     f"{self.path} has schema version {current}, newer than this code knows "
                     f"({newest}). Upgrade the toolkit, or point --store at another file."
                 )

@@ -33,6 +33,15 @@ def stored_keys(store: Store, table: str, key_columns: Sequence[str], where: Map
     return set(rows)
 
 
+def count_failed_rows(store: Store, table: str, where: Mapping[str, Any]) -> int:
+    """How many rows of ``table`` matching every ``where`` column are stored as failed (status other
+    than ``ok``): a re-run keeps them unless it is asked to retry failed rows."""
+    conditions = " AND ".join(f"{column} = ?" for column in where) or "TRUE"
+    with store.connect() as con:
+        return con.execute(f"SELECT count(*) FROM {table} WHERE {conditions} AND status <> 'ok'",
+                           list(where.values())).fetchone()[0]
+
+
 def write_result_row(store: Store, table: str, row: Mapping[str, Any]) -> None:
     """One result row (column -> value), in its own transaction; a row with the same key is replaced."""
     columns = ", ".join(row)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch_geometric.metrics import LinkPredMetricCollection, LinkPredNDCG, LinkPredRecall
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps a [B] tensor of user ids to a [B, num_items] score matrix."""
@@ -67,6 +66,8 @@ class FullRankingEvaluator:
 
     @torch.no_grad()
     def __call__(self, score: ScoreFn) -> dict[str, float]:
+        from torch_geometric.metrics import LinkPredMetricCollection, LinkPredNDCG, LinkPredRecall
+
         metrics = LinkPredMetricCollection(
             [LinkPredRecall(k) for k in self.ks] + [LinkPredNDCG(k) for k in self.ks]
         ).to(self.device)

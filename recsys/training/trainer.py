@@ -11,11 +11,10 @@ from typing import Protocol
 
 import torch
 from pydantic import BaseModel, Field, field_validator
-from torch_geometric.nn.models.lightgcn import BPRLoss
 from tqdm.auto import tqdm
 
 from recsys.data.split import SplitData
-from recsys.models import build_backbone
+from recsys.models.backbones import build_backbone
 from recsys.models.graph import normalized_adjacency
 from recsys.training.device import DeviceName, move_to_device, resolve_device
 from recsys.training.evaluate import FullRankingEvaluator
@@ -83,6 +82,8 @@ class BPRObjective:
     def __init__(self, edges: torch.Tensor, adj: torch.Tensor, sampler, reg: float):
         self.edges, self.eval_adj, self.adj = edges, adj, adj
         self.sampler = sampler
+        from torch_geometric.nn.models.lightgcn import BPRLoss  # torch_geometric loads in 1.5 s: not for --help
+
         self.bpr = BPRLoss(lambda_reg=reg)
 
     def start_epoch(self, model, generator) -> None:

@@ -1,6 +1,6 @@
-"""`python -m evals.bench_scale`: what one benchmark run costs on a larger dataset (default ml-1m).
+"""`python -m evals.oneoff.bench_scale`: what one benchmark run costs on a larger dataset (default ml-1m).
 
-    python -m evals.bench_scale --store store/scale.duckdb      # writes evals/scale_ml-1m.md
+    python -m evals.oneoff.bench_scale --store store/scale.duckdb      # writes evals/reports/scale_ml-1m.md
 
 Each method trains a few epochs on the larger dataset through the same objectives, models and
 stages as `python -m recsys.train`; the measured seconds per epoch times the epochs each method ran
@@ -26,19 +26,20 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.bench import LLM_METHODS, lm_work
+from evals.harness.cells import LLM_METHODS, lm_work
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table
 from pipeline.methods import build_objective, objective_methods, options_of
 from pipeline.methods.llmhni import LLMHNIObjective
 from pipeline.stages import Stages
 from pipeline.train import TrainConfig
 from recsys.cli import run_cli
 from recsys.store import Store
+from recsys.store.reports import finished_runs_at_noise, max_llmhni_parallel
 from recsys.training.sampling import SemanticNegativeSampler
 from recsys.training.trainer import build_model, fit
 
 BaselineOptions = options_of(objective_methods())
-
-EVALS_DIR = Path(__file__).resolve().parent
 # The benchmark's model name of each timed method (plain BPR is recorded as the backbone's name).
 BENCH_NAMES = {"bpr": "lightgcn", "dns": "dns", "sgl": "sgl", "llmhni": "llmhni"}
 
@@ -46,7 +47,7 @@ BENCH_NAMES = {"bpr": "lightgcn", "dns": "dns", "sgl": "sgl", "llmhni": "llmhni"
 class ScaleConfig(BaseSettings):
     """Time a few training epochs of each method on a larger dataset and project one full run."""
 
-    model_config = SettingsConfigDict(cli_prog_name="python -m evals.bench_scale", cli_kebab_case=True,
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.oneoff.bench_scale", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
 
     dataset: str = Field("ml-1m", description="The larger dataset to time.")
@@ -58,7 +59,7 @@ class ScaleConfig(BaseSettings):
     reference_store: Path = Field(Path("store/bench.duckdb"),
                                   description="The reference benchmark's store: epochs to stop, LM seconds.")
     reference_dataset: str = Field("ml-100k", description="The reference benchmark's dataset.")
-    report: Path = Field(EVALS_DIR / "scale_ml-1m.md", description="Markdown report to write; the timings go "
+    report: Path = Field(REPORTS_DIR / "scale_ml-1m.md", description="Markdown report to write; the timings go "
                          "beside it as JSON.")
     run: bool = Field(True, description="Time the methods (--no-run rewrites the report from the saved timings).")
     remark: str = Field("", description="A note on the conditions of the measurement, printed in the report.")
@@ -102,13 +103,8 @@ def reference_runs(config: ScaleConfig) -> dict[str, dict]:
     epoch, and the seconds and calls of the LM work it read (on its split)."""
     store = Store(config.reference_store)
     with store.connect() as con:
-        runs = con.execute(
-            "SELECT model, split_id, timings FROM runs JOIN splits USING (split_id) WHERE dataset_id = ? "
-            "AND noise_kind = 'realistic' AND noise_ratio = ? AND status = 'finished' AND model IN ?",
-            [config.reference_dataset, config.noise_ratio, list(BENCH_NAMES.values())]).fetchall()
-        parallel = con.execute(
-            "SELECT max(CAST(json_extract(config, '$.parallel') AS INTEGER)) FROM runs WHERE model = 'llmhni'"
-        ).fetchone()[0] or 1
+        runs = finished_runs_at_noise(con, config.reference_dataset, config.noise_ratio, BENCH_NAMES.values())
+        parallel = max_llmhni_parallel(con) or 1
     reference = {}
     for model, split_id, timings in runs:
         t = json.loads(timings)
@@ -146,7 +142,7 @@ def main(config: ScaleConfig) -> None:
     lines = [
         f"# What one run costs on {config.dataset}",
         "",
-        (f"Command: `python -m evals.bench_scale --store {config.store} --epochs {config.epochs}`. Machine: "
+        (f"Command: `python -m evals.oneoff.bench_scale --store {config.store} --epochs {config.epochs}`. Machine: "
         f"{os.cpu_count()} cores, {platform.machine()}, torch {torch.__version__} (CPU, {torch.get_num_threads()} "
         f"threads), no GPU. {config.dataset}: {first['users']} users, {first['items']} items, "
         f"{first['train_edges']} training edges with {config.noise_ratio:.0%} realistic noise; LightGCN d=64, "
@@ -158,23 +154,23 @@ def main(config: ScaleConfig) -> None:
         "estimate: a larger dataset may stop after a different number of epochs. 'load' is the 1-minute load "
         "average before and after the timed epochs; above 2 other jobs shared the 2 cores and the seconds are "
         "inflated by up to that factor."),
-        "",
-        (f"| method | s / epoch | s / eval | other stages (s) | load | {config.reference_dataset} epochs | "
-        f"{config.reference_dataset} s / epoch | projected s / run |"),
-        "|---|---:|---:|---|---|---:|---:|---:|",
     ]
+    rows_out = []
     projections = {}
     for row in rows:
         ref = reference.get(BENCH_NAMES[row["method"]])
         stages = ", ".join(f"{name} {s:.0f}" for name, s in row["stages_s"].items()) or "–"
         if ref:
             projections[row["method"]] = projected_seconds(row, ref)
-            ref_cells = (f"{sum(ref['epochs']) / len(ref['epochs']):.0f} | "
-                         f"{sum(ref['epoch_s']) / len(ref['epoch_s']):.2f} | {projections[row['method']]:.0f}")
+            ref_cells = [f"{sum(ref['epochs']) / len(ref['epochs']):.0f}",
+                         f"{sum(ref['epoch_s']) / len(ref['epoch_s']):.2f}", f"{projections[row['method']]:.0f}"]
         else:
-            ref_cells = "– | – | –"
-        lines.append(f"| {row['method']} | {row['epoch_s']:.2f} | {row['eval_s']:.2f} | {stages} | "
-                     f"{row['load'][0]:.1f} → {row['load'][1]:.1f} | {ref_cells} |")
+            ref_cells = ["–", "–", "–"]
+        rows_out.append([row["method"], f"{row['epoch_s']:.2f}", f"{row['eval_s']:.2f}", stages,
+                         f"{row['load'][0]:.1f} → {row['load'][1]:.1f}", *ref_cells])
+    lines += ["", *markdown_table(
+        ["method", "s / epoch", "s / eval", "other stages (s)", "load", f"{config.reference_dataset} epochs",
+         f"{config.reference_dataset} s / epoch", "projected s / run"], rows_out, "lrrllrrr")]
     # The full model also pays one BPR pretraining run (for its candidates) and its LM stages.
     full_model_extra = (projections["bpr"] + reference["llmhni"]["lm_s"]
                         if "llmhni" in projections and "bpr" in projections else None)

@@ -20,9 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from recsys.store import Store
-
-RUN_COLUMNS = ("run_id", "split_id", "model", "config", "config_hash", "code_version", "status", "best_epoch",
-               "timings", "started_at", "finished_at")
+from recsys.store.ledger import RUN_COLUMNS, finished_runs_with_metrics, insert_missing_runs
 
 
 def ledger_path(report: Path) -> Path:
@@ -52,23 +50,7 @@ def record_key(record: dict) -> tuple[str, str]:
 
 def import_ledger(store: Store, path: Path) -> int:
     """Insert the record's finished runs (and their metrics) that the store lacks; returns how many."""
-    runs = [r for r in read_ledger(path) if r["kind"] == "run"]
-    if not runs:
-        return 0
-    added = 0
-    with store.connect() as con:
-        have = {row[0] for row in con.execute("SELECT run_id FROM runs WHERE run_id IN ?",
-                                              [[r["run"]["run_id"] for r in runs]]).fetchall()}
-        for record in runs:
-            run = record["run"]
-            if run["run_id"] in have:
-                continue
-            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
-                        [run.get(column) for column in RUN_COLUMNS])
-            con.executemany("INSERT OR IGNORE INTO metrics (run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
-                            [[run["run_id"], *row] for row in record["metrics"]])
-            added += 1
-    return added
+    return insert_missing_runs(store, [(r["run"], r["metrics"]) for r in read_ledger(path) if r["kind"] == "run"])
 
 
 def run_records(store: Store, run_ids: Iterable[str]) -> list[dict]:
@@ -76,13 +58,7 @@ def run_records(store: Store, run_ids: Iterable[str]) -> list[dict]:
     run_ids = sorted({r for r in run_ids if isinstance(r, str)})  # a missing cell is None or NaN
     if not run_ids:
         return []
-    with store.connect() as con:
-        runs = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id IN ? AND status = 'finished'",
-                           [run_ids]).fetchall()
-        metrics = con.execute(
-            "SELECT m.run_id, m.epoch, m.split, m.name, m.value FROM metrics m JOIN runs r USING (run_id) "
-            "WHERE m.run_id IN ? AND (m.split <> 'valid' OR m.epoch = r.best_epoch) "
-            "ORDER BY m.run_id, m.split, m.name, m.epoch", [run_ids]).fetchall()
+    runs, metrics = finished_runs_with_metrics(store, run_ids)
     by_run: dict[str, list] = {}
     for run_id, *row in metrics:
         by_run.setdefault(run_id, []).append(row)

@@ -1,6 +1,6 @@
 """Throughput and parse rate of the judge's programs on the embedded model (or any --lm).
 
-    python -m evals.bench_judge                 # 12 ml-100k users, writes evals/judge_throughput.md
+    python -m evals.oneoff.bench_judge          # 12 ml-100k users, writes evals/reports/judge_throughput.md
 
 On a fresh store in a temporary folder (so nothing is reused), it picks candidate pairs for the first
 N users from a LightGCN trained on ml-100k with 10% realistic noise, then runs user profiles, item
@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evals.harness.tables import markdown_table
 from judge.config import LISTWISE_LIMIT
 from judge.jobs import ProfileJobConfig, VerdictJobConfig, run_profiles, run_verdicts
 from judge.lm import LMConfig, configure_dspy, lm_identity
@@ -31,18 +32,24 @@ from recsys.cli import run_cli
 from recsys.data.split import load_split, make_split
 from recsys.denoising.candidates import CandidateConfig, select_candidates, write_candidates
 from recsys.store import Store
+from recsys.store.reports import (
+    failed_profile_kinds,
+    failed_verdict_kinds,
+    judged_pairs_per_user,
+    ok_verdict_labels,
+)
 
 
 class BenchJudgeConfig(BaseSettings, LMConfig):
     """Measure profiles/min, verdicts/min, parse rates, and grouped vs shuffled ordering."""
 
-    model_config = SettingsConfigDict(cli_prog_name="python -m evals.bench_judge", cli_kebab_case=True,
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.oneoff.bench_judge", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
 
     users: int = Field(12, gt=0, description="Users whose candidates are judged (and who get profiles).")
     items: int = Field(24, gt=0, description="Item profiles to write.")
     parallel: int = Field(2, gt=0, description="LM calls in flight (the embedded server gets as many slots).")
-    report: Path = Field(Path("evals/judge_throughput.md"), description="Markdown report to write.")
+    report: Path = Field(Path("evals/reports/judge_throughput.md"), description="Markdown report to write.")
     shuffled: bool = Field(True, description="Also run the pairwise verdicts in shuffled order (prefix-reuse check).")
     listwise: bool = Field(True, description="Also run the listwise judge on the same pairs.")
     listwise_max_candidates: int = Field(8, gt=0, le=LISTWISE_LIMIT, description="Listwise: most candidates per call.")
@@ -51,12 +58,12 @@ class BenchJudgeConfig(BaseSettings, LMConfig):
         main(self)
 
 
-def _row(name: str, stats: RunStats) -> str:
+def _row(name: str, stats: RunStats) -> list[str]:
     calls = stats.n_ok + stats.n_failed
     parsed = 100 * stats.n_ok / calls if calls else 0.0
     per_min = 60 * calls / stats.seconds if stats.seconds else 0.0
-    return (f"| {name} | {calls} | {parsed:.0f}% | {per_min:.1f} | {stats.seconds / max(calls, 1):.2f} "
-            f"| {stats.prompt_tokens / max(stats.n_ok, 1):.0f} | {stats.completion_tokens / max(stats.n_ok, 1):.0f} |")
+    return [name, str(calls), f"{parsed:.0f}%", f"{per_min:.1f}", f"{stats.seconds / max(calls, 1):.2f}",
+            f"{stats.prompt_tokens / max(stats.n_ok, 1):.0f}", f"{stats.completion_tokens / max(stats.n_ok, 1):.0f}"]
 
 
 def pairs_per_minute(stats: RunStats, views: int = 2) -> float:
@@ -64,12 +71,12 @@ def pairs_per_minute(stats: RunStats, views: int = 2) -> float:
     return 60 * (stats.n_ok + stats.n_failed) / views / stats.seconds if stats.seconds else 0.0
 
 
-def _mode_row(name: str, stats: RunStats) -> str:
+def _mode_row(name: str, stats: RunStats) -> list[str]:
     """Pairs per minute, whatever a call covers: verdict rows are pair x view, calls are LM calls."""
     rows = stats.n_ok + stats.n_failed
-    return (f"| {name} | {rows // 2} | {stats.lm_calls} | {100 * stats.n_ok / max(rows, 1):.0f}% "
-            f"| {pairs_per_minute(stats):.1f} | {stats.seconds:.1f} | {stats.prompt_tokens / max(stats.lm_calls, 1):.0f} "
-            f"| {stats.completion_tokens / max(stats.lm_calls, 1):.0f} |")
+    return [name, str(rows // 2), str(stats.lm_calls), f"{100 * stats.n_ok / max(rows, 1):.0f}%",
+            f"{pairs_per_minute(stats):.1f}", f"{stats.seconds:.1f}",
+            f"{stats.prompt_tokens / max(stats.lm_calls, 1):.0f}", f"{stats.completion_tokens / max(stats.lm_calls, 1):.0f}"]
 
 
 def main(config: BenchJudgeConfig) -> None:
@@ -106,27 +113,22 @@ def main(config: BenchJudgeConfig) -> None:
                                     VerdictJobConfig(verdict_mode="listwise",
                                                      listwise_max_candidates=config.listwise_max_candidates))
             with listwise_store.connect() as con:
-                listwise_labels = con.execute("SELECT view, label, count(*) FROM verdicts WHERE status = 'ok' "
-                                              "GROUP BY ALL ORDER BY ALL").fetchall()
-                listwise_failures = con.execute("SELECT error_kind, count(*) FROM verdicts WHERE status = 'failed' "
-                                                "GROUP BY ALL ORDER BY ALL").fetchall()
-                per_user = con.execute("SELECT count(*) / count(DISTINCT user_idx) FROM candidates WHERE "
-                                       "candidate_set = 'bench' AND kind <> 'top_positive'").fetchone()[0]
+                listwise_labels = ok_verdict_labels(con)
+                listwise_failures = failed_verdict_kinds(con)
+                per_user = judged_pairs_per_user(con, "bench")
         shuffled = (run_verdicts(shuffled_store, "bench", judge_program, user_program.prompt_hash, lm, runner,
                                  VerdictJobConfig(order="shuffled")) if config.shuffled else None)
         load_end = os.getloadavg()
         with store.connect() as con:
-            labels = con.execute("SELECT view, label, count(*) FROM verdicts WHERE status = 'ok' "
-                                 "GROUP BY ALL ORDER BY ALL").fetchall()
-            failures = con.execute("SELECT kind, error_kind, count(*) FROM profiles WHERE status = 'failed' "
-                                   "GROUP BY ALL ORDER BY ALL").fetchall()
+            labels = ok_verdict_labels(con)
+            failures = failed_profile_kinds(con)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
     lines = [
         "# Judge throughput and parse rate",
         "",
-        f"Command: `python -m evals.bench_judge --users {config.users} --items {config.items} "
+        f"Command: `python -m evals.oneoff.bench_judge --users {config.users} --items {config.items} "
         f"--parallel {config.parallel}" + ("" if config.shuffled else " --no-shuffled")
         + ("" if config.listwise else " --no-listwise")
         + (f" --listwise-max-candidates {config.listwise_max_candidates}" if config.listwise_max_candidates != 8 else "")
@@ -138,32 +140,33 @@ def main(config: BenchJudgeConfig) -> None:
         f"Load average (1/5/15 min) at the start {'/'.join(f'{x:.2f}' for x in load_start)}, at the end "
         f"{'/'.join(f'{x:.2f}' for x in load_end)}: other jobs share the cores when it is above 0.",
         "",
-        "| program | calls | parsed | calls / min | s / call (wall) | prompt tokens / call | output tokens / call |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        _row("user profile", user_stats),
-        _row("item profile", item_stats),
-        _row("verdict, grouped by user (prefix reuse)", grouped),
-        *([_row("verdict, shuffled", shuffled)] if shuffled else []),
+        *markdown_table(
+            ["program", "calls", "parsed", "calls / min", "s / call (wall)", "prompt tokens / call",
+             "output tokens / call"],
+            [_row("user profile", user_stats), _row("item profile", item_stats),
+             _row("verdict, grouped by user (prefix reuse)", grouped),
+             *([_row("verdict, shuffled", shuffled)] if shuffled else [])], "lrrrrrr"),
         "",
-        *([f"Grouped over shuffled verdict throughput: {shuffled.seconds / grouped.seconds:.2f}x "
-           f"({grouped.seconds:.1f} s vs {shuffled.seconds:.1f} s for the same {grouped.n_tasks} calls).", ""]
+        *([(f"Grouped over shuffled verdict throughput: {shuffled.seconds / grouped.seconds:.2f}x "
+           f"({grouped.seconds:.1f} s vs {shuffled.seconds:.1f} s for the same {grouped.n_tasks} calls)."), ""]
           if shuffled else []),
     ]
     if listwise is not None:
         lines += [
             "## Pairwise and listwise verdicts on the same pairs",
             "",
-            f"Both views on every candidate pair ({per_user:.1f} pairs per user); listwise judges all of a user's "
+            (f"Both views on every candidate pair ({per_user:.1f} pairs per user); listwise judges all of a user's "
             f"pairs in one call per view (at most {config.listwise_max_candidates} a call). Pairs / min counts a pair "
-            "once both of its view rows are written (ok or failed), over the run's wall-clock time.",
+            "once both of its view rows are written (ok or failed), over the run's wall-clock time."),
             "",
-            "| mode | pairs | LM calls | rows parsed | pairs / min | seconds | prompt tokens / call | output tokens / call |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-            _mode_row("pairwise, grouped (dual_judge)", grouped),
-            _mode_row("listwise (listwise_judge)", listwise),
+            *markdown_table(
+                ["mode", "pairs", "LM calls", "rows parsed", "pairs / min", "seconds", "prompt tokens / call",
+                 "output tokens / call"],
+                [_mode_row("pairwise, grouped (dual_judge)", grouped), _mode_row("listwise (listwise_judge)", listwise)],
+                "lrrrrrrr"),
             "",
-            f"Listwise over pairwise: {pairs_per_minute(listwise) / max(pairs_per_minute(grouped), 1e-9):.2f}x pairs "
-            "per minute.",
+            (f"Listwise over pairwise: {pairs_per_minute(listwise) / max(pairs_per_minute(grouped), 1e-9):.2f}x pairs "
+            "per minute."),
             "Listwise labels: " + ", ".join(f"{view} view {label}: {n}" for view, label, n in listwise_labels) + "; "
             "failed rows: " + (", ".join(f"{kind} {n}" for kind, n in listwise_failures) or "none") + ".",
             "",

@@ -1,9 +1,9 @@
-"""How long `python -m recsys.train --help` and an untrained floor take to start: `python -m evals.bench_startup`.
+"""How long `python -m recsys.train --help` and an untrained floor take to start: `python -m evals.oneoff.bench_startup`.
 
 Each command runs ``--repeats`` times in a fresh interpreter; the report gives the median and the
 range of wall time, the load average at the start (the machine is shared), and whether the LM stack
 (DSPy, LiteLLM) or the sentence encoder was imported at all: neither `--help` nor a training-only
-method needs them. Writes evals/startup.md.
+method needs them. Writes evals/reports/startup.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from evals.harness.tables import markdown_table
 from recsys.cli import run_cli
 
 HEAVY = ("dspy", "litellm", "sentence_transformers", "textual")
@@ -33,11 +34,11 @@ PROBE = ("import sys; sys.argv = {argv!r}\n"
 class StartupBenchConfig(BaseSettings):
     """Time the entry point's start-up in fresh interpreters."""
 
-    model_config = SettingsConfigDict(cli_prog_name="python -m evals.bench_startup", cli_kebab_case=True,
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.oneoff.bench_startup", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
 
     repeats: int = Field(5, gt=0, description="Fresh interpreters per command.")
-    report: Path = Field(Path("evals/startup.md"), description="Markdown report to write.")
+    report: Path = Field(Path("evals/reports/startup.md"), description="Markdown report to write.")
 
     def cli_cmd(self) -> None:
         main(self)
@@ -70,12 +71,12 @@ def main(config: StartupBenchConfig) -> None:
         rows.append((name, statistics.median(seconds), min(seconds), max(seconds), heavy))
         console.print(f"{name}: median {statistics.median(seconds):.2f} s, LM stack imported: {heavy}")
     lines = ["# Start-up time of `python -m recsys.train`", "",
-             f"Command: `python -m evals.bench_startup --repeats {config.repeats}`; each run is a fresh interpreter. "
+             (f"Command: `python -m evals.oneoff.bench_startup --repeats {config.repeats}`; each run is a fresh interpreter. "
              f"Load average at the start: {load:.2f} on {os.cpu_count()} cores (the machine is shared; an idle one "
-             "is faster). The popularity run includes ingesting ml-100k into a new store on its first repeat.", "",
-             "| command | median s | min s | max s | heavy modules imported |", "|---|---:|---:|---:|---|"]
-    lines += [f"| `{name}` | {median:.2f} | {low:.2f} | {high:.2f} | {heavy} |"
-              for name, median, low, high, heavy in rows]
+             "is faster). The popularity run includes ingesting ml-100k into a new store on its first repeat."), ""]
+    lines += markdown_table(["command", "median s", "min s", "max s", "heavy modules imported"],
+                            [[f"`{name}`", f"{median:.2f}", f"{low:.2f}", f"{high:.2f}", heavy]
+                             for name, median, low, high, heavy in rows], "lrrrl")
     config.report.write_text("\n".join(lines) + "\n")
     console.print(f"wrote {config.report}")
 

@@ -1,7 +1,7 @@
 """Test metrics of every LM-free method on one fixed small config, as JSON: run it in two checkouts
 and compare the files to show a refactor left results unchanged.
 
-    PYTHONPATH=<checkout> python -m evals.same_results --store /tmp/a.duckdb > a.json
+    PYTHONPATH=<checkout> python -m evals.oneoff.same_results --store /tmp/a.duckdb > a.json
 
 Each case trains 3 epochs on ml-100k with 20% random noise (split seed 2026, training seed 2026);
 the oracle cases read the injected-noise flags, so no LM is called.
@@ -20,24 +20,24 @@ from pipeline.train import TrainConfig, run
 from recsys.cli import run_cli
 
 CASES = {
-    "lightgcn": dict(model="lightgcn"),
-    "ngcf": dict(model="ngcf"),
-    "dns": dict(model="dns"),
-    "tce": dict(model="tce", tce_num_gradual=20),
-    "rce": dict(model="rce"),
-    "sgl": dict(model="sgl"),
-    "simgcl": dict(model="simgcl"),
-    "popularity": dict(model="popularity"),
-    "random": dict(model="random"),
-    "lightgcn_edited_oracle": dict(model="lightgcn", edit_graph=True, judge="oracle", candidate_share=0.2),
-    "llmhni_oracle_nosem": dict(model="llmhni", judge="oracle", semantic_negatives=False, candidate_share=0.2),
+    "lightgcn": {"model": "lightgcn"},
+    "ngcf": {"model": "ngcf"},
+    "dns": {"model": "dns"},
+    "tce": {"model": "tce", "tce_num_gradual": 20},
+    "rce": {"model": "rce"},
+    "sgl": {"model": "sgl"},
+    "simgcl": {"model": "simgcl"},
+    "popularity": {"model": "popularity"},
+    "random": {"model": "random"},
+    "lightgcn_edited_oracle": {"model": "lightgcn", "edit_graph": True, "judge": "oracle", "candidate_share": 0.2},
+    "llmhni_oracle_nosem": {"model": "llmhni", "judge": "oracle", "semantic_negatives": False, "candidate_share": 0.2},
 }
 
 
 class SameResults(BaseSettings):
     """Print the test metrics of the fixed cases as JSON on stdout."""
 
-    model_config = SettingsConfigDict(cli_prog_name="python -m evals.same_results", cli_kebab_case=True,
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.oneoff.same_results", cli_kebab_case=True,
                                       cli_implicit_flags=True)
 
     store: Path = Field(Path("store/same_results.duckdb"), description="Store file for the runs.")

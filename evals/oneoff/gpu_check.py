@@ -1,7 +1,8 @@
-"""`python -m evals.gpu_check`: the --device path measured on a GPU against the CPU of the same machine.
+"""`python -m evals.oneoff.gpu_check`: the --device path measured on a GPU against the CPU of the same machine.
 
-    evals/gpu_check.sh                      # the wrapper: environment, dependencies, then this; writes evals/gpu.md
-    python -m evals.gpu_check --prepare     # only ingest and split the dataset into --store (no training)
+    evals/oneoff/gpu_check.sh                   # the wrapper: environment, dependencies, then this;
+                                                # writes evals/reports/gpu.md
+    python -m evals.oneoff.gpu_check --prepare  # only ingest and split the dataset into --store (no training)
 
 In one process, with the same seed on each device:
 1. LightGCN (BPR, uniform negatives) for ``--cpu-epochs`` / ``--gpu-epochs`` epochs on the dataset
@@ -27,6 +28,7 @@ import statistics
 import time
 import traceback
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,8 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from rich.console import Console
 
+from evals.harness.paths import REPORTS_DIR
+from evals.harness.tables import markdown_table
 from pipeline.methods.llmhni import LLMHNIConfig, LLMHNIObjective
 from recsys.cli import run_cli
 from recsys.data.split import DataConfig, SplitData, load_split, make_split
@@ -51,18 +55,16 @@ from recsys.training.evaluate import FullRankingEvaluator
 from recsys.training.sampling import SemanticNegativeSampler
 from recsys.training.trainer import OptimConfig, build_model, fit, train_bpr
 
-EVALS_DIR = Path(__file__).resolve().parent
-
 
 class GPUCheckConfig(DataConfig):
     """Time LightGCN, the full model's train stage and FAISS on CPU and GPU; write a markdown report."""
 
-    model_config = SettingsConfigDict(cli_prog_name="python -m evals.gpu_check", cli_kebab_case=True,
+    model_config = SettingsConfigDict(cli_prog_name="python -m evals.oneoff.gpu_check", cli_kebab_case=True,
                                       cli_implicit_flags=True, cli_avoid_json=True)
 
     dataset: str = Field("ml-1m", description="Dataset to time (built-in name or path, as for recsys.train).")
     store: Path = Field(Path("store/gpu_check.duckdb"), description="Store holding (or receiving) the split.")
-    report: Path = Field(EVALS_DIR / "gpu.md", description="Markdown report to write.")
+    report: Path = Field(REPORTS_DIR / "gpu.md", description="Markdown report to write.")
     devices: list[str] = Field(["cpu", "cuda"], description="Devices to compare; cuda is skipped (and said so) "
                                "where torch sees none.")
     cpu_epochs: int = Field(3, gt=0, description="Timed LightGCN epochs on the CPU (each validated).")
@@ -108,7 +110,7 @@ def time_lightgcn(data: SplitData, device: torch.device, epochs: int, config: GP
     result = train_bpr(data, "lightgcn", optim, config.seed, progress=False,
                        on_epoch=lambda epoch, loss, valid: marks.append(time.perf_counter()))
     total = time.perf_counter() - start
-    per_epoch = [b - a for a, b in zip(marks, marks[1:])]  # training + its validation
+    per_epoch = [b - a for a, b in pairwise(marks)]  # training + its validation
     # One full-ranking evaluation of the test split, on this device, from the trained embeddings.
     evaluator = FullRankingEvaluator(data.train, data.test, data.num_users, data.num_items, optim.ks,
                                      optim.eval_batch_size, device)
@@ -237,8 +239,8 @@ def _mb(row: dict) -> str:
     return "" if row["peak_mb"] is None else f"{row['peak_mb']:.0f}"
 
 
-def _metric_cells(metrics: dict) -> str:
-    return f"{metrics['recall@20']:.4f} | {metrics['ndcg@20']:.4f}"
+def _metric_cells(metrics: dict) -> list[str]:
+    return [f"{metrics['recall@20']:.4f}", f"{metrics['ndcg@20']:.4f}"]
 
 
 def _speedup(rows: list[dict], key: str) -> str:
@@ -249,57 +251,58 @@ def _speedup(rows: list[dict], key: str) -> str:
 
 
 def render(config: GPUCheckConfig, env: dict, results: dict, split_line: str) -> str:
-    lines = ["# The --device path on a GPU against the CPU (`evals/gpu_check.sh`)", ""]
-    lines += [f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{config.command or 'python -m evals.gpu_check'}`.", ""]
-    lines += [f"- machine: {env['host']}, {env['cpus']} CPUs (torch uses {env['cpu_threads']} threads), "
-              f"Python {env['python']}",
+    lines = ["# The --device path on a GPU against the CPU (`evals/oneoff/gpu_check.sh`)", ""]
+    lines += [(f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
+              f"`{config.command or 'python -m evals.oneoff.gpu_check'}`."), ""]
+    lines += [(f"- machine: {env['host']}, {env['cpus']} CPUs (torch uses {env['cpu_threads']} threads), "
+              f"Python {env['python']}"),
               f"- torch {env['torch']} (CUDA build: {env['torch_cuda'] or 'no'}); "
               f"`torch.cuda.is_available()` = {env['cuda_available']}" + (f": {env['gpu']}" if env["gpu"] else ""),
               f"- faiss {env['faiss']}, GPU support: {env['faiss_gpu']}",
               f"- data: {split_line}", ""]
     if not env["cuda_available"]:
         lines += ["**No CUDA device here: this is a CPU-only run; every GPU figure is missing.**", ""]
-    lines += ["Same seed on each device. The generator lives on the training device, so CPU and GPU draw "
+    lines += [("Same seed on each device. The generator lives on the training device, so CPU and GPU draw "
               "different samples: metrics agree in level, not to the digit. Seconds are wall time; an epoch's "
-              "includes its validation.", ""]
+              "includes its validation."), ""]
     for name, error in results.get("errors", {}).items():
         lines += [f"**{name} failed:** `{error}`", ""]
     rows = results.get("lightgcn", [])
     if rows:
-        lines += ["## LightGCN (BPR, uniform negatives, batch %d)" % config.batch_size, "",
-                  "| device | epochs | s/epoch (train) | first epoch | steady epoch | one test evaluation (s) "
-                  "| total (s) | test R@20 | test N@20 | peak GPU MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            lines.append(f"| {r['device']} | {r['epochs']} | {r['train_s_per_epoch']:.3f} | {r['first_epoch_s']:.3f} | "
-                         f"{r['steady_epoch_s']:.3f} | {r['eval_s']:.3f} | {r['total_s']:.1f} | {_metric_cells(r['test'])}"
-                         f" | {_mb(r)} |")
-        lines += ["", f"GPU speed-up: training {_speedup(rows, 'train_s_per_epoch')} per epoch, "
-                      f"evaluation {_speedup(rows, 'eval_s')}.", ""]
+        lines += [f"## LightGCN (BPR, uniform negatives, batch {config.batch_size})", "", *markdown_table(
+            ["device", "epochs", "s/epoch (train)", "first epoch", "steady epoch", "one test evaluation (s)",
+             "total (s)", "test R@20", "test N@20", "peak GPU MB"],
+            [[r["device"], r["epochs"], f"{r['train_s_per_epoch']:.3f}", f"{r['first_epoch_s']:.3f}",
+              f"{r['steady_epoch_s']:.3f}", f"{r['eval_s']:.3f}", f"{r['total_s']:.1f}", *_metric_cells(r["test"]),
+              _mb(r)] for r in rows])]
+        lines += ["", (f"GPU speed-up: training {_speedup(rows, 'train_s_per_epoch')} per epoch, "
+                      f"evaluation {_speedup(rows, 'eval_s')}."), ""]
     rows = results.get("full", [])
     if rows:
         lines += ["## The full model's train stage (oracle judge at full reach, simulated semantics)", "",
-                  "G' = G minus every injected edge; the semantic vectors are a truncated SVD of the training "
+                  ("G' = G minus every injected edge; the semantic vectors are a truncated SVD of the training "
                   "matrix (no LM, no encoder); alignment projector, FAISS neighbours, semantic hard negatives, "
-                  "L_de and L_hal as in `python -m recsys.train`.", "",
-                  "| device | epochs | alignment (s) | FAISS build+search (s) | s/epoch (train) | sampling share "
-                  "| s/eval | total (s) | test R@20 | test N@20 | peak GPU MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "L_de and L_hal as in `python -m recsys.train`."), ""]
+        table = []
         for r in rows:
             share = "" if r["sampling_share"] is None else f"{r['sampling_share']:.0%}"
-            lines.append(f"| {r['device']} | {r['epochs']} | {r['align_s']:.2f} | {r['faiss_s']:.2f} ({r['faiss_kind']}) | "
-                         f"{r['train_s_per_epoch']:.3f} | {share} | {r['eval_s']:.3f} | {r['total_s']:.1f} | "
-                         f"{_metric_cells(r['test'])} | {_mb(r)} |")
-        lines += ["", f"GPU speed-up: {_speedup(rows, 'train_s_per_epoch')} per epoch; "
-                      f"{rows[0]['removed_edges']} injected edges removed by the oracle.", ""]
+            table.append([r["device"], r["epochs"], f"{r['align_s']:.2f}", f"{r['faiss_s']:.2f} ({r['faiss_kind']})",
+                          f"{r['train_s_per_epoch']:.3f}", share, f"{r['eval_s']:.3f}", f"{r['total_s']:.1f}",
+                          *_metric_cells(r["test"]), _mb(r)])
+        lines += markdown_table(["device", "epochs", "alignment (s)", "FAISS build+search (s)", "s/epoch (train)",
+                                 "sampling share", "s/eval", "total (s)", "test R@20", "test N@20", "peak GPU MB"],
+                                table)
+        lines += ["", (f"GPU speed-up: {_speedup(rows, 'train_s_per_epoch')} per epoch; "
+                      f"{rows[0]['removed_edges']} injected edges removed by the oracle."), ""]
     faiss_result = results.get("faiss")
     if faiss_result:
-        lines += [f"## FAISS: {config.faiss_items} unit vectors (d = {config.faiss_dim}), "
-                  f"{config.faiss_queries} queries, k = {config.faiss_k}", "",
-                  "| index | kind | build (s) | search (s) | top-k overlap with CPU exact |", "|---|---|---|---|---|"]
+        lines += [(f"## FAISS: {config.faiss_items} unit vectors (d = {config.faiss_dim}), "
+                  f"{config.faiss_queries} queries, k = {config.faiss_k}"), ""]
+        table = []
         for name, r in faiss_result["rows"].items():
             overlap = f"{r['recall_vs_exact']:.4f}" if "recall_vs_exact" in r else "(reference)"
-            lines.append(f"| {name} | {r['kind']} | {r['build_s']:.2f} | {r['search_s']:.2f} | {overlap} |")
+            table.append([name, r["kind"], f"{r['build_s']:.2f}", f"{r['search_s']:.2f}", overlap])
+        lines += markdown_table(["index", "kind", "build (s)", "search (s)", "top-k overlap with CPU exact"], table)
         if faiss_result["note"]:
             lines += ["", faiss_result["note"]]
         lines.append("")

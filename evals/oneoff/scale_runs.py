@@ -1,13 +1,13 @@
-"""`python -m evals.scale_runs STORE`: the measured ml-1m runs of a store as a markdown table.
+"""`python -m evals.oneoff.scale_runs STORE`: the measured ml-1m runs of a store as a markdown table.
 
-    python -m evals.scale_runs store/ml1m.duckdb
+    python -m evals.oneoff.scale_runs store/ml1m.duckdb
 
 Reads only (a read-only connection, retried while a training run holds the write lock). One row per
 recorded run: model, batch size, status, epochs run, best validation epoch and Recall@20, test
 Recall@20/NDCG@20 at the best epoch (finished runs only), seconds per training epoch and per
 validation (finished runs; an interrupted run has none), and its wall time from start to finish
 (or to its last heartbeat). The runs themselves are started with `python -m recsys.train`; the
-commands are in evals/scale_ml-1m.md.
+commands are in evals/reports/scale_ml-1m.md.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import sys
 import time
 
 import duckdb
+
+from evals.harness.tables import markdown_table
+from recsys.store.reports import run_test_metrics, runs_by_start, valid_recall20_by_epoch
 
 
 def connect(path: str) -> duckdb.DuckDBPyConnection:
@@ -31,14 +34,10 @@ def connect(path: str) -> duckdb.DuckDBPyConnection:
 def rows(path: str) -> list[dict]:
     con = connect(path)
     out = []
-    runs = con.execute("SELECT run_id, model, status, config, best_epoch, timings, started_at, "
-                       "coalesce(finished_at, heartbeat_at) FROM runs ORDER BY started_at").fetchall()
-    for run_id, model, status, config, best_epoch, timings, started, ended in runs:
+    for run_id, model, status, config, best_epoch, timings, started, ended in runs_by_start(con):
         config, timings = json.loads(config), json.loads(timings) if timings else {}
-        valid = con.execute("SELECT epoch, value FROM metrics WHERE run_id = ? AND split = 'valid' "
-                            "AND name = 'recall@20' ORDER BY epoch", [run_id]).fetchall()
-        test = dict(con.execute("SELECT name, value FROM metrics WHERE run_id = ? AND split = 'test'",
-                                [run_id]).fetchall())
+        valid = valid_recall20_by_epoch(con, run_id)
+        test = run_test_metrics(con, run_id)
         best = max(valid, key=lambda r: r[1]) if valid else (None, None)
         out.append({
             "run_id": run_id, "model": model, "status": status, "batch_size": config.get("batch_size"),
@@ -56,14 +55,12 @@ def fmt(value, digits=4) -> str:
 
 
 def main(path: str) -> None:
-    print("| run | model | batch | status | epochs | best epoch | best valid R@20 | test R@20 | test N@20 "
-          "| s / epoch | s / eval | wall (s) |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows(path):
-        print(f"| {r['run_id'][:8]} | {r['model']} | {r['batch_size']} | {r['status']} | {r['epochs_run']} | "
-              f"{fmt(r['best_epoch'])} | {fmt(r['best_valid_recall@20'])} | {fmt(r['test_recall@20'])} | "
-              f"{fmt(r['test_ndcg@20'])} | {fmt(r['s_per_epoch'], 2)} | {fmt(r['s_per_eval'], 2)} | "
-              f"{fmt(r['wall_s'], 0)} |")
+    header = ["run", "model", "batch", "status", "epochs", "best epoch", "best valid R@20", "test R@20", "test N@20",
+              "s / epoch", "s / eval", "wall (s)"]
+    print("\n".join(markdown_table(header, [
+        [r["run_id"][:8], r["model"], r["batch_size"], r["status"], r["epochs_run"], fmt(r["best_epoch"]),
+         fmt(r["best_valid_recall@20"]), fmt(r["test_recall@20"]), fmt(r["test_ndcg@20"]), fmt(r["s_per_epoch"], 2),
+         fmt(r["s_per_eval"], 2), fmt(r["wall_s"], 0)] for r in rows(path)], "llrlrrrrrrrr")))
 
 
 if __name__ == "__main__":

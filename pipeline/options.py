@@ -24,6 +24,9 @@ class RunOptions(BaseModel):
         None, description="Seed of initialisation and sampling (default: --seed). Vary it to repeat training "
         "on one split, reusing its profiles, candidates and verdicts."
     )
+    config: Path | None = Field(
+        None, description="A settings file (TOML, e.g. configs/ml-100k/dns.toml): its keys are this method's options, "
+        "below the command line and the environment; the run records the file.")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file (created if missing).")
     progress: bool = Field(True, description="Show progress bars.")
     threads: int | None = Field(

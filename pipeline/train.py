@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.config_files import config_file_argument, read_config_file, with_config_file
 from pipeline.registry import HELP_GROUPS, help_groups, option_groups
 from pipeline.run import (
     METHODS,
@@ -148,7 +149,19 @@ def command_line(name: str, listing: bool = False) -> type[BaseSettings]:
 
 def parse_args(argv: Sequence[str]) -> tuple[type[BaseSettings], list[str]]:
     """The method named first (or by the older `--model X`, `--edit-graph`), and the remaining options."""
-    args = list(argv)
+    settings, args = _method_and_args(list(argv))
+    path = config_file_argument(args)
+    if path is not None:
+        try:
+            read_config_file(path, settings, settings.method_name)  # checked now, before any work
+        except DataValidationError as error:
+            Console(stderr=True).print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        settings = with_config_file(settings, path, settings.method_name)
+    return settings, args
+
+
+def _method_and_args(args: list[str]) -> tuple[type[BaseSettings], list[str]]:
     if args and args[0] in METHODS:
         return command_line(args.pop(0)), args
     if args and not args[0].startswith("-"):

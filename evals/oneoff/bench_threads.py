@@ -43,11 +43,11 @@ def uptime() -> str:
 def seconds_per_epoch(options: list[str], env_changes: dict, store: Path, epochs: int) -> tuple[float, int]:
     """(seconds per epoch, torch threads the run used)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    env.update({k: v for k, v in env_changes.items() if v is not None})
+    env.update({k: v for k, v in env_changes.items() if v is not None} | {"COLUMNS": "250"})
     done = subprocess.run([sys.executable, "-m", "recsys.train", "lightgcn", "--store", str(store), "--no-progress",
                            "--epochs", str(epochs), "--patience", str(epochs), *options],
                           check=False, capture_output=True, text=True, env=env, timeout=1800)
-    found = re.search(r"seconds_per_epoch ([0-9.]+)", done.stderr)
+    found = re.search(r"seconds_per_epoch\s+([0-9.]+)", done.stderr)
     threads = re.search(r"torch on (\d+) thread", done.stderr)
     if done.returncode or not found or not threads:
         raise RuntimeError(f"run failed ({done.returncode}): {done.stderr[-2000:]}")

@@ -10,7 +10,7 @@ import pandas as pd
 # Fields that change how a run looks or how fast it goes, not what it computes.
 NON_RESULT_FIELDS = {"store", "progress", "store_flush_seconds", "parallel", "retries", "backoff_s",
                      "retry_failed", "embedded_threads", "embedded_slots", "prompts_dir", "encoder_batch_size",
-                     "threads"}
+                     "threads", "config"}
 
 
 

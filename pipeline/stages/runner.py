@@ -56,6 +56,7 @@ from recsys.denoising.semantic import (
 )
 from recsys.store import Store
 from recsys.store.candidates import candidate_counts_by_kind, candidate_reach, judged_candidate_users
+from recsys.store.judgments import count_failed_rows
 from recsys.training.runs import record_training
 from recsys.training.threads import apply_threads
 from recsys.training.trainer import TrainResult, fit
@@ -118,6 +119,7 @@ class Stages:
         """Profiles of the first --max-users users, plus every user with a judged pair (the user view
         reads the profile), and of the --max-items most popular items."""
         from judge.jobs import ProfileJobConfig, run_profiles
+        from judge.lm import lm_identity
 
         config = self.config
         if config.profiles == IMPORTED:
@@ -134,8 +136,15 @@ class Stages:
                                    max_users=config.max_users, max_items=config.max_items, users=sorted(judged_users))
             stats = run_profiles(self.store, split_id, programs["profile_user"], programs.get("profile_item"),
                                  config, config, job, config.seed, lm_setup=self.lm_setup)
-            self.note("profiles", ", ".join(
-                f"{kind} {s.n_ok} new ok, {s.n_failed} failed" for kind, s in zip(job.kinds, stats)))
+            note = ", ".join(f"{kind} {s.n_ok} new ok, {s.n_failed} failed" for kind, s in zip(job.kinds, stats))
+            kept = {} if config.retry_failed else {kind: count_failed_rows(self.store, "profiles", {
+                "split_id": split_id, "kind": kind, "lm": lm_identity(config),
+                "prompt_hash": programs[f"profile_{kind}"].prompt_hash}) for kind in job.kinds}
+            if any(kept.values()):
+                note += ("; " + ", ".join(f"{n} failed {kind} profiles" for kind, n in kept.items() if n)
+                         + " are kept (a plain re-run skips them; --retry-failed asks again): the later stages "
+                         "encode those users and items from their raw text (recent titles, the item's text)")
+            self.note("profiles", note)
             self.raise_if_stopped(stats, "profiles")
 
     def verdicts(self, candidate_set: str, programs) -> None:

@@ -79,9 +79,14 @@ def map_tensors(obj: Any, tensor_fn: Callable[[torch.Tensor], torch.Tensor],
     return result
 
 
+# The toolkit's own packages: their objectives and samplers hold tensors to move. Objectives live in the
+# core (recsys) and, for most methods, in the orchestration floor (pipeline.methods); named, not imported.
+FIRST_PARTY = ("recsys", "judge", "pipeline")
+
+
 def _walked(obj: Any) -> bool:
-    """An instance of a class of this package that holds state (not a config)."""
-    return (type(obj).__module__.split(".")[0] == "recsys" and hasattr(obj, "__dict__")
+    """An instance of a class of this toolkit that holds state (not a config)."""
+    return (type(obj).__module__.split(".")[0] in FIRST_PARTY and hasattr(obj, "__dict__")
             and not isinstance(obj, (BaseModel, type)))
 
 

@@ -28,7 +28,7 @@ import dspy
 from judge.config import EMBEDDED, EMBEDDED_ALIAS, EMBEDDED_GGUF, LMConfig
 from judge.outputs import completions_of, record_completion
 from recsys.store.lm_work import lm_identities_starting_with, rename_lm_identity
-from recsys.training.threads import usable_cpus
+from recsys.training.threads import choose_threads
 
 
 class RecordingLM(dspy.LM):
@@ -116,10 +116,13 @@ def rename_identity(store, old: str, new: str) -> dict[str, int]:
     return rename_lm_identity(store, old, new)
 
 
+@cache
 def default_threads() -> int:
-    """The cores this process may run on (its CPU affinity), not every core of the machine. Not lowered
-    for load as torch's are: a different count restarts the embedded server mid-run."""
-    return usable_cpus()
+    """The embedded server's threads: the CPUs this process may use less the busy ones, at least one
+    (:func:`recsys.training.threads.choose_threads`; llama.cpp's threads spin-wait like torch's, and a
+    2-thread server beside other work ran profiles at minutes per call). Chosen once per process: a
+    different count would restart the server mid-run."""
+    return choose_threads()
 
 
 class EmbeddedServer:

@@ -325,6 +325,18 @@ def test_a_set_aside_audit_is_never_replayed_from_the_journal(tmp_path):
 # 9. embedded threads
 
 
-def test_embedded_threads_default_to_the_cores_this_process_may_use():
+def test_embedded_threads_default_to_the_idle_cpus_this_process_may_use(monkeypatch):
+    from recsys.training import threads
+
     assert LMConfig().embedded_threads is None
-    assert default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
+    default_threads.cache_clear()
+    try:
+        assert default_threads() == len(os.sched_getaffinity(0))  # idle: every CPU of the affinity mask
+        monkeypatch.setattr(threads, "busy_cpus", lambda: 99.0)
+        assert default_threads() == len(os.sched_getaffinity(0))  # chosen once per process: no server restart
+        default_threads.cache_clear()
+        assert default_threads() == 1  # a busy machine: one thread, never zero
+    finally:
+        default_threads.cache_clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dspy
 
-from judge.config import HardRule  # noqa: E402,F401 (re-exported)
+from judge.config import HardRule
 from judge.injection import as_data, as_data_list
 from judge.signatures import (
     ContrastNegativeSignature,

@@ -22,7 +22,7 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError, is_retryable_lm_error
 from tqdm.auto import tqdm
 
-from judge.config import RunnerConfig  # noqa: F401 (re-exported)
+from judge.config import RunnerConfig
 from judge.outputs import completion_log, rejection
 
 ErrorKind = Literal["parse", "degenerate", "transport", "error"]

@@ -10,6 +10,7 @@ training-only baseline from its config and objective builder.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -112,7 +113,7 @@ def help_groups(settings: type[BaseModel]) -> dict[str, str]:
     """Each option of ``settings`` and the --help group (one of :data:`HELP_GROUPS`) it is listed under."""
     groups = {}
     for field in settings.model_fields:
-        owner = next((cls for cls in settings.__mro__ if field in cls.__dict__.get("__annotations__", {})), None)
+        owner = next((cls for cls in settings.__mro__ if field in inspect.get_annotations(cls)), None)
         groups[field] = _FIELD_GROUPS.get(field) or _CLASS_GROUPS.get(owner, "method")
     return groups
 

@@ -19,8 +19,8 @@ from pipeline.stages import NON_RESULT_FIELDS, BudgetExhausted, IncompleteJudge,
 from recsys.training.runs import config_hash
 from recsys.training.trainer import TrainResult
 
-__all__ = ["METHODS", "NON_RESULT_FIELDS", "BudgetExhausted", "IncompleteJudge", "PipelineReport", "confusion_table",
-           "method_settings", "metrics_table", "recorded_as", "run_method", "stage_table"]
+__all__ = ["EMBEDDED_SECONDS_PER_CALL", "METHODS", "NON_RESULT_FIELDS", "BudgetExhausted", "IncompleteJudge", "PipelineReport", "confusion_table",
+           "method_settings", "metrics_table", "plan", "recorded_as", "run_method", "stage_table"]
 
 
 def run_method(name: str, config: BaseModel, console: Console | None = None
@@ -34,6 +34,40 @@ def run_method(name: str, config: BaseModel, console: Console | None = None
 def recorded_as(name: str, config: BaseModel) -> tuple[str, str]:
     """(model, config hash) under which :func:`run_method` records this run in the store's ``runs``."""
     return name, config_hash(own_config(name, config), NON_RESULT_FIELDS)
+
+
+# Seconds per profile call of the embedded 135M model on this project's 2-core CPU: 457.9 s for 250
+# calls in the default job's first run (evals/reports/first_hour.md). Other LMs: unknown until measured.
+EMBEDDED_SECONDS_PER_CALL = 1.8
+
+
+def plan(name: str, config: BaseModel) -> list[str]:
+    """What method ``name`` will do with ``config``, said before any work: its stages, the most LM calls
+    it may make and what they may cost in time."""
+    method = METHODS[name]
+    lines = [f"plan: {name}: " + " → ".join(method.stages)]
+    if not method.uses_lm:
+        return lines + ["      no LM calls"]
+    if getattr(config, "profiles", "llm") != "llm":
+        return lines + ["      no LM calls: the dataset's own profiles (--profiles imported)"]
+    users, items = getattr(config, "max_users", None), getattr(config, "max_items", None)
+    kinds = [kind for kind in ("user", "item") if f"{kind} profiles" in method.lm_work]
+    counts = {"user": users, "item": items}
+    calls = []
+    if kinds:
+        calls.append("at most " + " and ".join(f"{counts[k] if counts[k] is not None else 'every'} {k}" for k in kinds)
+                     + " profiles (stored ones are reused, failed ones skipped)")
+    calls += [f"{kind} (bounded by the method's own options, see --help)" for kind in method.lm_work
+              if not kind.endswith("profiles") and kind != "verdicts"]
+    if "verdicts" in method.stages and getattr(config, "judge", "llm") == "llm":
+        calls.append("if the judge gate opens (read right after the data stage): 2 verdicts per candidate pair and "
+                     "the judged users' profiles; closed, none")
+    lines.append("      LM: " + "; ".join(calls))
+    bounded = sum(counts[k] or 0 for k in kinds)
+    if getattr(config, "lm", None) == "embedded" and bounded and all(counts[k] is not None for k in kinds):
+        lines.append(f"      time: the embedded 135M model takes about {EMBEDDED_SECONDS_PER_CALL} s per call on 2 "
+                     f"cores: up to {bounded * EMBEDDED_SECONDS_PER_CALL / 60:.0f} min for the profiles of a first run")
+    return lines
 
 
 def metrics_table(title: str, result: TrainResult) -> Table:

@@ -31,6 +31,7 @@ from pipeline.run import (
     confusion_table,
     method_settings,
     metrics_table,
+    plan,
     recorded_as,
     run_method,
     stage_table,
@@ -98,6 +99,8 @@ def main(config: BaseSettings) -> int:
     console = Console(stderr=True)
     new_store = not Path(config.store).exists()
     name = method_of(config)
+    for line in plan(name, config.for_method() if isinstance(config, TrainConfig) else config):
+        console.print(line, style="bold" if line.startswith("plan:") else None, soft_wrap=True, highlight=False)
     try:
         run_id, result, report = run_with_report(config, console)
     except (DataValidationError, StoreError, BudgetExhausted) as error:
@@ -194,8 +197,8 @@ def cli(argv: Sequence[str] | None = None) -> None:
     """`python -m recsys.train` with ``argv`` (default: the process's): parse, run, exit."""
     settings, remaining = parse_args(sys.argv[1:] if argv is None else argv)
     name = settings.method_name
-    usage = ("python -m recsys.train [METHOD] [options]   (METHOD defaults to {0}; METHOD --help: its options)"
-             .format(name) if settings.__doc__.startswith("Train and evaluate") else
+    usage = (f"python -m recsys.train [METHOD] [options]   (METHOD defaults to {name}; METHOD --help: its options)"
+              if settings.__doc__.startswith("Train and evaluate") else
              f"python -m recsys.train {name} [options]")
     run_cli(settings, remaining, groups=help_groups(settings), group_order=HELP_GROUPS, usage=usage)
 

@@ -38,7 +38,7 @@ from pipeline.run import (
 )
 from recsys.cli import EXIT_USAGE, run_cli
 from recsys.data.datasets import DataValidationError
-from recsys.store import StoreError, discard_if_empty
+from recsys.store import Store, StoreError, discard_if_empty
 from recsys.training.trainer import TrainResult
 
 __all__ = ["MODELS", "NON_RESULT_FIELDS", "TrainConfig", "cli", "main", "run", "run_with_report"]
@@ -99,9 +99,10 @@ def main(config: BaseSettings) -> int:
     console = Console(stderr=True)
     new_store = not Path(config.store).exists()
     name = method_of(config)
-    for line in plan(name, config.for_method() if isinstance(config, TrainConfig) else config):
-        console.print(line, style="bold" if line.startswith("plan:") else None, soft_wrap=True, highlight=False)
     try:
+        Store(config.store)  # a --store that is a folder or not a store fails here, in one line, before the plan
+        for line in plan(name, config.for_method() if isinstance(config, TrainConfig) else config):
+            console.print(line, style="bold" if line.startswith("plan:") else None, soft_wrap=True, highlight=False)
         run_id, result, report = run_with_report(config, console)
     except (DataValidationError, StoreError, BudgetExhausted) as error:
         console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)

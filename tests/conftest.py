@@ -61,3 +61,25 @@ def fake(fake_server):
     fake_server.reset()
     yield fake_server
     fake_server.reset()
+
+
+@pytest.fixture(scope="module")
+def template_store(tmp_path_factory, fake_server, request):
+    """A store with a synthetic dataset's candidates and profiles from the module's fake server, made once
+    per module with the module's ``SECRET`` as the API key: (store, data options)."""
+    from tests.fake_openai import judge_template
+
+    return judge_template(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), fake_server,
+                          request.module.SECRET)
+
+
+@pytest.fixture
+def prepared(template_store, tmp_path, monkeypatch, request):
+    """A fresh copy of the module's template store for one test: (store, data options)."""
+    import shutil
+
+    monkeypatch.setenv("FAKE_API_KEY", request.module.SECRET)
+    template, data = template_store[:2]
+    store = tmp_path / "judge.duckdb"
+    shutil.copy(template, store)
+    return store, data

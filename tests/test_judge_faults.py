@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from judge.records import effective_status, missing_verdict_pairs
 from judge.runner import Task, execute
 from judge.signatures import ItemProfile, UserProfile, Verdict
 from recsys.store import Store
-from tests.fake_openai import FakeOpenAI, judge_template, lm_args, run_judge
+from tests.fake_openai import FakeOpenAI, lm_args, run_judge
 
 SECRET = "sk-test-faults"
 
@@ -41,20 +40,6 @@ def count(store, sql, params=()):
         return con.execute(sql, list(params)).fetchone()[0]
     finally:
         con.close()
-
-
-@pytest.fixture(scope="module")
-def template_store(tmp_path_factory, fake_server):
-    return judge_template(tmp_path_factory.mktemp("faults"), fake_server, SECRET)
-
-
-@pytest.fixture
-def prepared(template_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_API_KEY", SECRET)
-    template, data = template_store
-    store = tmp_path / "judge.duckdb"
-    shutil.copy(template, store)
-    return store, data
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ store; a judge re-run that keeps failed rows says so."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import duckdb
 import pytest
 
 from recsys.store import Store, StoreError
-from tests.fake_openai import judge_template, lm_args, run_judge
+from tests.fake_openai import lm_args, run_judge
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 COMMANDS = {
@@ -106,20 +105,6 @@ def test_store_errors_in_process(tmp_path):
 
 SECRET = "sk-test-store-errors"
 HINT = "--retry-failed asks the LM for them again"
-
-
-@pytest.fixture(scope="module")
-def template_store(tmp_path_factory, fake_server):
-    return judge_template(tmp_path_factory.mktemp("judge"), fake_server, SECRET)
-
-
-@pytest.fixture
-def prepared(template_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_API_KEY", SECRET)
-    template, data = template_store
-    store = tmp_path / "judge.duckdb"
-    shutil.copy(template, store)
-    return store, data
 
 
 def hint_lines(capsys) -> list[str]:

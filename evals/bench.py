@@ -15,6 +15,7 @@ embeddings and verdicts are reused through the store as in any run. The report h
 
 from __future__ import annotations
 
+import json
 import sys
 from itertools import product
 from pathlib import Path
@@ -35,7 +36,7 @@ from evals.harness.cells import (
     read_results,
     train_or_read,
 )
-from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into
+from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into, read_ledger
 from evals.harness.paths import REPORTS_DIR
 from evals.harness.tables import markdown_table, mean_std
 from pipeline.train import MODELS, TrainConfig
@@ -70,6 +71,9 @@ class BenchConfig(BaseSettings):
                          "into the store first, so its cells count as stored, and write this report's cells to it.")
     notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report "
                                "(kept in its own file so that regenerating the report keeps it).")
+    plot_only: bool = Field(False, description="Only redraw the PNG beside --out from the runs in its ledger "
+                            "(REPORT.cells.jsonl), read straight from the record: no store, no training, the "
+                            "report and ledger untouched.")
 
     _noise = field_validator("noise")(check_noise)
 
@@ -217,41 +221,84 @@ def efficiency_table(results: pd.DataFrame, work: dict) -> list[str]:
                           rows)
 
 
+LLM_MARKERS = ("s", "D", "^", "v", "P", "X")
+
+
 def plot_robustness(results: pd.DataFrame, bench: BenchConfig, path: Path) -> None:
     """One panel per (dataset, metric): the metric against the noise ratio, a line per method and noise
-    kind (random solid, realistic dashed), each starting from the clean split."""
-    import matplotlib
+    kind (random solid with filled markers, realistic dashed with hollow ones), each starting from the
+    clean split; the LLM methods in their own markers and thicker lines; one legend below the panels. A
+    method with a single stored setting shows as a lone point; a method with none is named under the title."""
+    import matplotlib.lines as mlines
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from evals.harness.plots import legend_below, panel_grid, save, title
 
     parsed = {noise: parse_noise(noise) for noise in bench.noise}
     kinds = sorted({kind for kind, ratio in parsed.values() if ratio > 0})
-    colours = {method: f"C{k % 10}" for k, method in enumerate(bench.methods)}
-    fig, axes = plt.subplots(len(bench.datasets), len(bench.metrics), figsize=(5.6 * len(bench.metrics),
-                             4 * len(bench.datasets)), squeeze=False)
-    for row, dataset in enumerate(bench.datasets):
-        for ax, metric in zip(axes[row], bench.metrics):
-            for method, kind in product(bench.methods, kinds):
-                points = [(ratio, values(results, dataset, noise, method, metric))
-                          for noise, (k, ratio) in parsed.items() if ratio == 0 or k == kind]
-                points = sorted((ratio, v.mean(), v.std() if len(v) > 1 else 0.0) for ratio, v in points if len(v))
-                if len(points) < 2:
-                    continue
-                xs, ys, errors = zip(*points)
-                ax.errorbar([x * 100 for x in xs], ys, yerr=errors, marker="o", capsize=3, color=colours[method],
-                            linestyle="-" if kind == "random" else "--",
-                            label=method if kind == kinds[0] else None)
-            ax.set_title(f"{dataset}: test {metric}", fontsize=10)
-            ax.set_xlabel("injected noise (% of training edges; " + ", ".join(
-                f"{k} {'solid' if k == 'random' else 'dashed'}" for k in kinds) + ")")
-            ax.set_ylabel(f"test {metric}")
-            ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"Robustness to injected noise (mean ± std over {len(bench.seeds)} seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    drawn = [m for m in bench.methods
+             if any(len(values(results, d, n, m, x)) for d in bench.datasets for n in bench.noise for x in bench.metrics)]
+    llm = [m for m in drawn if m in LLM_METHODS]
+    styles = {}
+    for k, method in enumerate(m for m in drawn if m not in LLM_METHODS):
+        styles[method] = {"color": f"C{k % 10}", "marker": "o", "lw": 1.2, "ms": 4.5}
+    for k, method in enumerate(llm):
+        styles[method] = {"color": f"C{(len(styles) + k) % 10}", "marker": LLM_MARKERS[k % len(LLM_MARKERS)],
+                          "lw": 2.0, "ms": 6.5}
+    dodge = {method: (k - (len(drawn) - 1) / 2) * 0.25 for k, method in enumerate(drawn)}  # points apart
+    fig, axes = panel_grid(len(bench.datasets) * len(bench.metrics), len(bench.metrics), width=5.4, height=3.8,
+                           legend_rows=2 + len(drawn) // 5)
+    for ax, (dataset, metric) in zip(axes, product(bench.datasets, bench.metrics)):
+        for method, kind in product(drawn, kinds):
+            points = [(ratio, values(results, dataset, noise, method, metric))
+                      for noise, (k, ratio) in parsed.items() if ratio == 0 or k == kind]
+            points = sorted((ratio, v.mean(), v.std() if len(v) > 1 else 0.0) for ratio, v in points if len(v))
+            if not points or (kind != kinds[0] and all(ratio == 0 for ratio, *_ in points)):
+                continue  # the clean point is drawn once, with the first kind
+            style = styles[method]
+            xs, ys, errors = zip(*points)
+            ax.errorbar([x * 100 + dodge[method] for x in xs], ys, yerr=errors, capsize=2.5, color=style["color"],
+                        marker=style["marker"], ms=style["ms"], lw=style["lw"],
+                        linestyle="-" if kind == "random" else "--",
+                        mfc=style["color"] if kind == "random" else "white", mew=1.3,
+                        markevery=[k for k, x in enumerate(xs) if x > 0 or kind == kinds[0]])  # clean: filled once
+        ax.set_title(f"{dataset}: test {metric}", fontsize=9.5)
+        ax.set_xlabel("injected noise (% of training edges)", fontsize=8.5)
+        ax.set_ylabel(f"test {metric}", fontsize=8.5)
+        ax.set_xticks(sorted({ratio * 100 for _, ratio in parsed.values()}))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    extra = [(mlines.Line2D([], [], color=styles[m]["color"], marker=styles[m]["marker"], lw=styles[m]["lw"],
+                            ms=styles[m]["ms"]), m + (" (LLM)" if m in LLM_METHODS else "")) for m in drawn]
+    extra += [(mlines.Line2D([], [], color="black", marker="o", ms=4.5, ls="-" if kind == "random" else "--",
+                             mfc="black" if kind == "random" else "white"),
+               f"{kind} noise ({'solid, filled' if kind == 'random' else 'dashed, hollow'})") for kind in kinds]
+    legend_below(fig, axes, columns=6, extra=extra)
+    absent = [m for m in bench.methods if m not in drawn]
+    title(fig, f"Robustness to injected noise (mean ± std over seeds {bench.seeds}; a lone point: the method's "
+          "only stored setting)" + (f". Not stored, not drawn: {', '.join(absent)}" if absent else ""))
+    save(fig, path)
+
+
+def results_from_ledger(ledger: Path) -> pd.DataFrame:
+    """The ledger's runs as :func:`read_results` rows (dataset, noise, method, seed and test metrics),
+    read straight from the record: no store and no config hashes, so a run still counts when the
+    method's code (and so its config hash) changed since it was recorded. The latest run of a cell wins."""
+    rows = []
+    for record in read_ledger(ledger):
+        if record["kind"] != "run" or record["run"].get("status") != "finished":
+            continue
+        run, config = record["run"], json.loads(record["run"]["config"])
+        ratio = float(config["noise_ratio"])
+        rows.append({"dataset": config["dataset"], "noise": "random:0" if ratio == 0 else
+                     f"{config['noise_kind']}:{ratio:g}", "method": run["model"], "seed": config["train_seed"],
+                     "run_id": run["run_id"], "finished_at": run["finished_at"]}
+                    | {f"{split}/{name}": value for _, split, name, value in record["metrics"] if split == "test"})
+    frame = pd.DataFrame(rows)
+    if not len(frame):
+        return frame
+    frame = frame.sort_values("finished_at").drop_duplicates(["dataset", "noise", "method", "seed"], keep="last")
+    frame["noise"] = frame.noise.map(lambda n: "random:0" if parse_noise(n)[1] == 0 else n)
+    return frame
 
 
 def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command: str) -> Path:
@@ -304,6 +351,11 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
 
 def main(bench: BenchConfig) -> int:
     console = Console(stderr=True)
+    if bench.plot_only:
+        plot = bench.out.with_suffix(".png")
+        plot_robustness(results_from_ledger(ledger_path(bench.out)), bench, plot)
+        console.print(f"wrote {plot}")
+        return 0
     unknown = sorted(set(bench.methods) - set(MODELS))
     if unknown:
         console.print(f"[red]error:[/] unknown methods {unknown}; choose from {', '.join(MODELS)}")

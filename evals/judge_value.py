@@ -22,6 +22,7 @@ judges read the injected-noise flags: this is an analysis of the method, not a r
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -82,6 +83,9 @@ class JudgeValueConfig(BaseSettings):
     ledger: bool = Field(True, description="Read the committed cell record beside the report (REPORT.cells.jsonl) "
                          "into the store first, so its cells count as stored, and write this report's cells (and "
                          "the real judges it placed) to it.")
+    from_report: bool = Field(False, description="Only redraw --out's PNG from the numbers in --out itself (no "
+                              "store, no ledger, nothing trained or written but the PNG): for a report whose store "
+                              "and ledger are gone, e.g. judge_value_full_reach.md.")
 
     _noise = field_validator("noise")(check_noise)
 
@@ -320,45 +324,129 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
     return entries
 
 
-def plot(results: pd.DataFrame, grid: JudgeValueConfig, judges: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+REFERENCE_STYLES = {"clean": ("black", "-"), "lightgcn": ("grey", "--"), "oracle_all": ("tab:olive", "-"),
+                    "dns": ("tab:red", ":"), "tce": ("tab:purple", "-."), "llmhni_noedit": ("tab:green", ":")}
+CURVE_STYLES = {"lightgcn_edited": ("tab:blue", "o"), "llmhni": ("tab:orange", "s")}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot_panels(results: pd.DataFrame, grid: JudgeValueConfig) -> list[dict]:
+    """What the plot draws, per dataset x noise setting: the reference means and the judged curves."""
     column = f"test/{grid.metric}"
-    panels = [(d, n) for d in grid.datasets for n in grid.noise]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 4.2), squeeze=False)
-    styles = {"clean": ("black", "-"), "lightgcn": ("grey", "--"), "oracle_all": ("tab:olive", "-"), "dns": ("tab:red", ":"),
-              "tce": ("tab:purple", "-."), "llmhni_noedit": ("tab:green", ":")}
-    for ax, (dataset, noise) in zip(axes[0], panels):
-        part = results[(results.dataset == dataset) & (results.noise == noise)]
-        for method, (color, style) in styles.items():
-            values = reference(part, column, method)
-            if len(values):
-                ax.axhline(values.mean(), color=color, ls=style, lw=1.2, label=LABELS[method])
-        for method, marker in (("lightgcn_edited", "o"), ("llmhni", "s")):
-            points = curve(part, column, method)
-            if len(points):
-                ax.errorbar(points.accuracy, points["mean"], yerr=points["std"].fillna(0), marker=marker, capsize=3,
-                            label=LABELS[method])
-                for row in (judges[judges.dataset == dataset].itertuples() if len(judges) else ()):
-                    value = at_accuracy(points, row.balanced_accuracy)
-                    if value is not None and method == "lightgcn_edited":
-                        ax.plot([row.balanced_accuracy], [value], "*", ms=12, color="gold", mec="black")
-                        ax.annotate(row.judge.split(":")[-1], (row.balanced_accuracy, value), fontsize=7,
-                                    xytext=(4, -10), textcoords="offset points")
-        kind, ratio = parse_noise(noise)
-        ax.set_title(f"{dataset}, {ratio:.0%} {kind} noise", fontsize=10)
-        ax.set_xlabel("simulated judge accuracy p (1 = oracle)")
-        ax.set_ylabel(f"test {grid.metric}")
+    panels = []
+    for dataset in grid.datasets:
+        for noise in grid.noise:
+            part = results[(results.dataset == dataset) & (results.noise == noise)]
+            refs = {m: float(reference(part, column, m).mean()) for m in REFERENCE_STYLES
+                    if len(reference(part, column, m))}
+            curves = {m: curve(part, column, m) for m in CURVE_STYLES if len(curve(part, column, m))}
+            panels.append({"dataset": dataset, "noise": noise, "refs": refs, "curves": curves})
+    return panels
+
+
+def plot(results: pd.DataFrame, grid: JudgeValueConfig, judges: pd.DataFrame, path: Path) -> None:
+    draw(plot_panels(results, grid), judges, path, grid.metric, grid.share, grid.seeds, len(grid.noise))
+
+
+def draw(panels: list[dict], judges: pd.DataFrame, path: Path, metric: str, share: float, seeds: list[int],
+         noise_settings: int) -> None:
+    """A grid of panels (a row per dataset where it has 2-3 noise settings, else rows of up to 3), one
+    legend below them. Each panel: the reference lines, the judged curves (mean ± std over the seeds) and
+    the real judges' balanced accuracy as a gold line (a star where it meets the BPR-on-G' curve)."""
+    import matplotlib.lines as mlines
+
+    from evals.harness.plots import legend_below, panel_grid, save, short_judge_name, title
+
+    columns = noise_settings if 2 <= noise_settings <= 3 else 3
+    fig, axes = panel_grid(len(panels), columns, width=4.6, height=3.5, legend_rows=3)
+    placed = False
+    xs = [x for panel in panels for points in panel["curves"].values() for x in points.accuracy]
+    xs += [float(x) for x in judges.balanced_accuracy] if len(judges) else []
+    for ax, panel in zip(axes, panels):
+        for method, value in panel["refs"].items():
+            color, style = REFERENCE_STYLES[method]
+            ax.axhline(value, color=color, ls=style, lw=1.2, label=LABELS[method])
+        for method, points in panel["curves"].items():
+            color, marker = CURVE_STYLES[method]
+            ax.errorbar(points.accuracy, points["mean"], yerr=points["std"].fillna(0), marker=marker, ms=4.5,
+                        capsize=3, color=color, label=LABELS[method])
+        here = judges[judges.dataset == panel["dataset"]] if len(judges) else judges
+        names: dict[float, list[str]] = {}
+        for row in here.itertuples():
+            names.setdefault(round(float(row.balanced_accuracy), 3), []).append(short_judge_name(row.judge))
+        edited = panel["curves"].get("lightgcn_edited")
+        for accuracy, labels in names.items():
+            placed = True
+            ax.axvline(accuracy, color="sienna", lw=2.2, alpha=0.45)
+            ax.annotate(", ".join(dict.fromkeys(labels)), (accuracy, 0.97), xycoords=("data", "axes fraction"),
+                        rotation=90, fontsize=6.5, va="top", ha="right", xytext=(-2, 0), textcoords="offset points",
+                        color="saddlebrown")
+            value = at_accuracy(edited, accuracy) if edited is not None else None
+            if value is not None:
+                ax.plot([accuracy], [value], "*", ms=12, color="gold", mec="black", zorder=5)
+        kind, ratio = parse_noise(panel["noise"])
+        ax.set_title(f"{panel['dataset']}, {ratio:.0%} {kind} noise", fontsize=9.5)
+        if xs:  # the same p axis in every panel, wide enough for every real judge
+            ax.set_xlim(min(xs) - 0.03, max(xs) + 0.03)
+        ax.set_xlabel("simulated judge accuracy p (1 = oracle)", fontsize=8.5)
+        ax.set_ylabel(f"test {metric}", fontsize=8.5)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"Gain against judge accuracy at full reach ({grid.share:.0%} of every user's positives judged; "
-                 f"mean ± std over seeds {grid.seeds})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    extra = [(mlines.Line2D([], [], color="sienna", lw=2.2, alpha=0.45),
+              "a real LM judge's balanced accuracy (labeled set)")] if placed else []
+    legend_below(fig, axes, columns=3 if min(columns, len(panels)) >= 3 else 2, extra=extra)
+    title(fig, f"Test {metric} against simulated judge accuracy p: {share:.0%} of every user's positives judged "
+          f"(mean ± std over seeds {seeds})")
+    save(fig, path)
+
+
+def panels_from_report(text: str) -> tuple[list[dict], pd.DataFrame, dict]:
+    """The plot's panels, real judges and settings (metric, share, seeds, noise settings) read back from a
+    report this script wrote: its per-setting tables hold every number the plot draws."""
+    from evals.harness.plots import markdown_tables, mean_and_std, number
+
+    by_label = {label: method for method, label in LABELS.items()}
+    panels, judges = [], []
+    sections = re.split(r"^### ", text.split("\n## Real judges", 1)[0], flags=re.MULTILINE)[1:]
+    for section in sections:
+        heading = section.splitlines()[0]
+        found = re.fullmatch(r"(.+), (\d+)% (random|realistic) noise", heading.strip())
+        if found is None:
+            continue
+        dataset, noise = found.group(1), f"{found.group(3)}:{int(found.group(2)) / 100:g}"
+        refs, curves = {}, {}
+        for header, rows in markdown_tables(section):
+            if header[0] == "reference":
+                for row in rows:
+                    value = mean_and_std(row[1])
+                    if by_label.get(row[0]) in REFERENCE_STYLES and value is not None:
+                        refs[by_label[row[0]]] = value[0]
+            elif header[0] == "judge accuracy p":
+                for k, label in enumerate(header[1:], 1):
+                    points = [(number(row[0]), *mean_and_std(row[k])) for row in rows if mean_and_std(row[k])]
+                    if points and by_label.get(label) in CURVE_STYLES:
+                        curves[by_label[label]] = pd.DataFrame(points, columns=["accuracy", "mean", "std"])
+            elif header[0] == "judge":
+                judges += [{"dataset": dataset, "judge": row[0].split(" (")[0], "balanced_accuracy": number(row[2])}
+                           for row in rows]
+        panels.append({"dataset": dataset, "noise": noise, "refs": refs, "curves": curves})
+    metric = re.search(r"\| reference \| test (\S+) \|", text)
+    share = re.search(r"--candidate-share ([\d.]+)", text)
+    seeds = re.search(r"training seeds \[([\d, ]*)\]", text)
+    settings = {"metric": metric.group(1) if metric else "recall@20",
+                "share": float(share.group(1)) if share else 0.2,
+                "seeds": [int(s) for s in seeds.group(1).split(",")] if seeds and seeds.group(1) else [],
+                "noise_settings": len(dict.fromkeys(p["noise"] for p in panels))}
+    return panels, pd.DataFrame(judges, columns=["dataset", "judge", "balanced_accuracy"]).drop_duplicates(), settings
+
+
+def redraw(report: Path) -> Path:
+    """The report's PNG again from its own tables (``--from-report``): no store, no ledger, no training."""
+    panels, judges, settings = panels_from_report(report.read_text())
+    if not panels:
+        raise SystemExit(f"{report}: no per-setting tables to redraw")
+    png = report.with_suffix(".png")
+    draw(panels, judges, png, **settings)
+    return png
 
 
 def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataFrame, command: str,
@@ -433,6 +521,9 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
 
 def main(grid: JudgeValueConfig) -> int:
     console = Console(stderr=True)
+    if grid.from_report:
+        console.print(f"wrote {redraw(grid.out)}")
+        return 0
     store, ledger = Store(grid.store), ledger_path(grid.out)
     if grid.ledger:
         read_into(store, ledger, console)

@@ -35,6 +35,7 @@ from judge.config import VerdictModeConfig, verdict_program_name
 from judge.embeddings import EncoderConfig
 from judge.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.lm import LMConfig, lm_identity
+from judge.plots import judge_dot_plot
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
 from judge.quality import classification_scores, judge_decisions, verdict_frame
@@ -401,33 +402,11 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
     return "\n".join(lines)
 
 
-def plot_scores(rows: dict[str, dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(rows)
-    y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
-    for offset, metric in zip((-0.2, 0.2), ("balanced_accuracy", "macro_f1")):
-        ax.barh(y + offset, [rows[n].get(metric) or 0 for n in names], height=0.4, label=metric.replace("_", " "))
-    ax.set_yticks(y, names)
-    ax.invert_yaxis()
-    ax.axvline(0.5, color="grey", lw=0.8, ls="--")
-    ax.set_xlim(0, 1)
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def write_report(report: JudgeReport, config: JudgeEvalConfig, command: str) -> Path:
     config.report_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{report.program.path.stem}-{report.part}"
     plot = config.report_dir / f"{stem}.png"
-    plot_scores(report.rows, plot, f"{report.program.path.name} on {report.part} "
+    judge_dot_plot(report.rows, plot, f"{report.program.path.name} on {report.part} "
                                    f"({report.rows[report.judge_name]['n_pairs']} pairs)")
     path = config.report_dir / f"{stem}.md"
     path.write_text(markdown_report(report, config, command, plot.name))

@@ -112,3 +112,42 @@ def test_a_user_without_negatives_never_gets_minus_one(share):
     sampler = MixedNegativeSampler(UniformNegativeSampler(data.train, NUM_ITEMS),
                                    FixedHardNegativeSampler(torch.full((NUM_USERS, 2), -1)), share)
     assert (sampler.sample(torch.arange(NUM_USERS).repeat(5), torch.Generator().manual_seed(0)) >= 0).all()
+
+
+@pytest.mark.parametrize("batch_size", [32, 64])
+def test_tce_ramp_in_epochs_reaches_the_maximum_within_a_short_run(batch_size):
+    """--tce-ramp-epochs 3 over 5 epochs: the drop rate grows linearly to its maximum by the end of
+    epoch 3, whatever the batch size, and every later batch drops floor(max * B) of its pairs."""
+    from pipeline.methods.tce import objective as tce_objective
+
+    data = tiny_split()
+    objective = tce_objective(data, BaselineOptions(tce_ramp_epochs=3, tce_max_drop_rate=0.5), OPTIM.reg)
+    batches = []  # (step, batch size, pairs dropped)
+    batch_loss = objective.batch_loss
+
+    def recording(model, users, positives, generator):
+        step = objective.step
+        loss = batch_loss(model, users, positives, generator)
+        batches.append((step, users.numel(), objective.last_dropped.numel()))
+        return loss
+
+    objective.batch_loss = recording
+    torch.manual_seed(0)
+    model = build_model(data, "lightgcn", OPTIM)
+    fit(model, data, objective, OPTIM.model_copy(update={"epochs": 5, "batch_size": batch_size}), seed=0,
+        progress=False)
+    steps_per_epoch = math.ceil(data.train.size(1) / batch_size)
+    assert objective.steps_per_epoch == steps_per_epoch and objective.num_gradual == 3 * steps_per_epoch
+    assert len(batches) == 5 * steps_per_epoch
+    rates = [objective.drop_rate(step) for step, _, _ in batches]
+    assert rates[0] == 0.0 and rates == sorted(rates)  # a linear ramp from 0
+    assert rates[3 * steps_per_epoch - 1] == pytest.approx(0.5)  # the maximum at the last step of epoch 3
+    assert rates[3 * steps_per_epoch - 2] < 0.5
+    after = [(size, dropped) for step, size, dropped in batches if step >= objective.num_gradual]
+    assert len(after) == 2 * steps_per_epoch
+    assert all(dropped == int(0.5 * size) for size, dropped in after)
+    full = [(size, dropped) for size, dropped in after if size == batch_size]
+    assert full and all(dropped / size == 0.5 for size, dropped in full)  # the realized rate is the maximum
+    report = objective.edge_report()
+    assert report["seen"].sum() == 5 * data.train.size(1)
+    assert report["dropped"].sum() == sum(dropped for _, _, dropped in batches)

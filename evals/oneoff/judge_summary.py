@@ -4,11 +4,16 @@ Reads the ``judge_evals`` rows that `python -m evals.judge` and `python -m judge
 (the latest per judge and prompt), and writes ``evals/reports/judge.md`` with ``evals/reports/judge.png``: the
 zero-shot judge, each optimizer's program, the calibrated judges and the trivial baselines, with the
 LM calls and time each one cost.
+
+``--from-report`` only redraws the PNG of an existing report (this one's, or a per-program report of
+``python -m evals.judge`` under ``evals/reports/judge/``) from the numbers in its markdown, with no store:
+``python -m evals.oneoff.judge_summary --from-report --out evals/reports/judge.md``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +21,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evals.harness.paths import REPORTS_DIR
+from evals.harness.plots import judge_dot_plot, judge_rows_from_markdown, label_set_text
 from evals.harness.tables import markdown_table
-from judge.evaluation import SCORE_COLUMNS, _cell, plot_scores
+from judge.evaluation import SCORE_COLUMNS, _cell
 from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.store.reports import latest_judge_evals
@@ -35,6 +41,37 @@ def latest_evals(store: Store, label_set: str | None, part: str) -> tuple[str, p
 
 def row_name(row) -> str:
     return row.judge if pd.isna(row.prompt_hash) else f"{row.judge} ({row.prompt_hash[:8]})"
+
+
+def plot_title(part: str, label_set: str | None, pairs) -> str:
+    where = f" ({label_set_text(label_set)}, {pairs:.0f} pairs)" if label_set and pairs else ""
+    return f"Judges on the labeled {part} part{where}"
+
+
+def plot_rows(frame: pd.DataFrame) -> dict[str, dict]:
+    """Each judge row's scores for :func:`judge_dot_plot`, with the 95% interval its details hold."""
+    rows = {}
+    for row in frame.itertuples():
+        details = json.loads(row.details) if row.details else {}
+        rows[row_name(row)] = {score: getattr(row, score) for score in SCORE_COLUMNS} | {
+            "balanced_accuracy_ci": details.get("balanced_accuracy_ci")}
+    return rows
+
+
+def redraw(report: Path) -> Path:
+    """The report's PNG again, from the judge table (and interval) in its markdown: no store needed."""
+    text = report.read_text()
+    rows = judge_rows_from_markdown(text)
+    if not rows:
+        raise SystemExit(f"{report}: no judge table to redraw")
+    label_set = re.search(r"Labeled set: `([^`]+)`", text)
+    part = re.search(r"on the labeled (\w+) part", text)
+    pairs = next((row.get("n_pairs") for row in rows.values() if row.get("n_pairs")), None)
+    program = re.search(r"^# Judge evaluation: `([^`]+)`", text, re.MULTILINE)
+    heading = plot_title(part.group(1) if part else "test", label_set.group(1) if label_set else None, pairs)
+    if program:  # a per-program report of evals.judge: "<program> on the labeled ... part (...)"
+        heading = program.group(1) + heading.removeprefix("Judges")
+    return judge_dot_plot(rows, report.with_suffix(".png"), heading)
 
 
 def summary_markdown(label_set: str, part: str, frame: pd.DataFrame, plot_name: str) -> str:
@@ -76,13 +113,16 @@ class JudgeSummaryCli(BaseSettings):
     part: str = Field("test", description="The labeled part.")
     out: Path = Field(REPORTS_DIR / "judge.md", description="The markdown file; the plot goes beside it.")
     intro: Path | None = Field(None, description="Markdown (the commands that made the rows) put above the table.")
+    from_report: bool = Field(False, description="Only redraw --out's PNG from the judge table in --out itself "
+                              "(no store; works on evals.judge's per-program reports too).")
 
     def cli_cmd(self) -> None:
+        if self.from_report:
+            print(f"wrote {redraw(self.out)}")
+            return
         label_set, frame = latest_evals(Store(self.store), self.label_set, self.part)
         plot = self.out.with_suffix(".png")
-        rows = {row_name(row): {"balanced_accuracy": row.balanced_accuracy, "macro_f1": row.macro_f1}
-                for row in frame.itertuples()}
-        plot_scores(rows, plot, f"judges on the labeled {self.part} part")
+        judge_dot_plot(plot_rows(frame), plot, plot_title(self.part, label_set, frame.n_pairs.max()))
         text = summary_markdown(label_set, self.part, frame, plot.name)
         if self.intro is not None:
             text = self.intro.read_text().rstrip() + "\n\n" + text

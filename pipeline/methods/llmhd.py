@@ -42,7 +42,8 @@ def llmhd_objective(data: SplitData, decisions: pd.DataFrame, config: TCEConfig,
     protected = torch.isin(edge_keys(edges, data.num_items), edge_keys(decision_edges(hard), data.num_items))
     objective = TCEObjective(edges, normalized_adjacency(edges, data.num_users, data.num_items),
                              UniformNegativeSampler(data.train, data.num_items), reg, data.num_items,
-                             config.tce_max_drop_rate, config.tce_num_gradual, protected=protected)
+                             config.tce_max_drop_rate, config.tce_num_gradual, protected=protected,
+                             ramp_epochs=config.tce_ramp_epochs)
     return objective, counts | {"edges_protected": int(protected.sum())}
 
 

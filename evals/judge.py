@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
+from rich.markup import escape
 
 from evals.harness.paths import REPORTS_DIR
 from judge.config import verdict_program_name
@@ -33,12 +34,13 @@ class JudgeEvalCli(BaseSettings, JudgeEvalConfig):
     def cli_cmd(self) -> None:
         console = Console(stderr=True)
         try:
-            context = prepare(self, console)
+            # The program first: a missing or broken --prompt fails at once, not after the profiling.
             program = load_program(verdict_program_name(self.verdict_mode), path=self.prompt,
                                    prompts_dir=self.prompts_dir, rule=self.rule)
+            context = prepare(self, console)
             report = evaluate_program(context, self, program, console)
         except (DataValidationError, StoreLockedError, FileNotFoundError, ValueError) as error:
-            console.print(f"[red]error:[/] {error}")
+            console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
             sys.exit(2)
         Console(width=160).print(scores_table(report.rows, f"{program.path.name} on the labeled {self.part} part"))
         path = write_report(report, self, "python -m evals.judge " + " ".join(sys.argv[1:]))

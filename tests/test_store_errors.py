@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -154,3 +155,14 @@ def test_rerun_with_failed_profiles_says_how_many_are_kept(prepared, fake, capsy
     assert len(lines) == 1 and lines[0].startswith("2 failed profiles (user 2)"), lines
     run_judge("profiles", *profile_args, "--retry-failed")
     assert hint_lines(capsys) == []
+
+
+def test_a_missing_judge_prompt_fails_before_any_work(tmp_path):
+    """`python -m evals.judge --prompt /missing.json` used to profile for minutes before it failed."""
+    store = tmp_path / "eval.duckdb"
+    done = subprocess.run([sys.executable, "-m", "evals.judge", "--prompt", str(tmp_path / "missing.json"),
+                           "--store", str(store)], check=False, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1],
+                          timeout=120)
+    assert done.returncode == 2 and "does not exist" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr and not store.exists()

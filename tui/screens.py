@@ -27,8 +27,8 @@ from tui.queries import Filters, PairKey, VerdictRow, fetch_detail, fetch_rows, 
 # The shortest path to something to audit: a few real verdicts of the embedded LM (docs/tui.md).
 SAMPLE_VERDICTS = ("python -m judge candidates --max-users 10 --candidate-budget None; "
                    "python -m judge profiles --max-users 10 --kinds user; python -m judge verdicts")
-NO_VERDICTS_YET = (f"this store holds no judged pairs yet. A small set of real verdicts (about 60 LM calls, a few "
-                   f"minutes on 2 cores): `{SAMPLE_VERDICTS}`, with this --store (docs/tui.md)")
+NO_VERDICTS_YET = (f"this store holds no judged pairs yet. A small set of real verdicts (about 90 LM calls, under "
+                   f"10 minutes on 2 cores): `{SAMPLE_VERDICTS}`, with this --store (docs/tui.md)")
 
 # The audit keys, on both screens that show a pair.
 AUDIT_BINDINGS = [

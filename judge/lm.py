@@ -122,7 +122,7 @@ def default_threads() -> int:
     (:func:`recsys.training.threads.choose_threads`; llama.cpp's threads spin-wait like torch's, and a
     2-thread server beside other work ran profiles at minutes per call). Chosen once per process: a
     different count would restart the server mid-run."""
-    return choose_threads()
+    return choose_threads(omp_env=False)
 
 
 class EmbeddedServer:

@@ -52,3 +52,31 @@ def test_apply_threads_sets_torch(affinity, monkeypatch):
 
 def test_busy_cpus_counts_other_runnable_processes():
     assert threads.busy_cpus() >= 0.0
+
+
+def test_busy_cpus_sees_another_process_but_not_this_one():
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    own = threading.Thread(target=spin)
+    own.start()
+    try:
+        assert threads.busy_cpus(0.5) < 0.5  # this process's own work is not "other processes"
+    finally:
+        stop.set()
+        own.join()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert threads.busy_cpus(0.5) > 0.5
+    finally:
+        hog.kill()
+        hog.wait()

@@ -28,7 +28,7 @@ from pipeline.stages import Stages
 from recsys.data.split import DataConfig
 from recsys.denoising.semantic import AlignmentConfig
 from recsys.models.graph import drop_edges, normalized_adjacency
-from recsys.training.objectives import node_contrast
+from recsys.training.objectives import contrast_weight_scale, node_contrast
 from recsys.training.sampling import (
     MixedNegativeSampler,
     PoolNegativeSampler,
@@ -64,6 +64,8 @@ class LLMHNIConfig(BaseModel):
     # Chosen on ml-100k validation (20% random noise, simulated judge p = 1 and 0.8 on 20% of every user's
     # positives, 3 seeds, evals/reports/llmhni_tuning.md): both losses at 0.002 cost valid R@20 0.3066 -> 0.2997
     # at either p, 0.0005 still 0.3047-0.3054, so they are off by default (λ >= 0.01 swamps BPR outright).
+    # Those weights were used as given; λ1/λ2 are now on the papers' scale, as SGL's (multiplied by 1/(L+1)^2
+    # for LightGCN, recsys/training/objectives.py): the tuned 0.002 / 0.0005 / 0.01 are 0.032 / 0.008 / 0.16 now.
     lambda_de: float = Field(0.0, ge=0, description="λ1, weight of the cross-graph loss L_de (the paper's module 2; "
                              "0 by default: it lowered validation recall at every weight tried).")
     lambda_hal: float = Field(0.0, ge=0, description="λ2, weight of the hallucination-robust loss L_hal "
@@ -132,15 +134,16 @@ class LLMHNIObjective(BPRObjective):
         loss = self.rec_loss(model, *on_g_prime, users, positives, generator)  # L_rec, BPR with the mixed sampler
         losses = {"rec": loss.item()}
         batch_users, batch_items = torch.unique(users), torch.unique(positives)
+        scale = contrast_weight_scale(model)  # λ1, λ2 are on the papers' (layer-sum) scale, as SGL's λ
         if self.lambda_de > 0:
             l_de = node_contrast(model.user_item_embeddings(self.adj_g), on_g_prime, batch_users, batch_items,
                                  self.config.cl_temperature)
-            loss = loss + self.lambda_de * l_de
+            loss = loss + self.lambda_de * scale * l_de
             losses["de"] = l_de.item()
         if self.lambda_hal > 0:
             view_g, view_g_prime = (model.user_item_embeddings(view) for view in self.views)
             l_hal = node_contrast(view_g, view_g_prime, batch_users, batch_items, self.config.cl_temperature)
-            loss = loss + self.lambda_hal * l_hal
+            loss = loss + self.lambda_hal * scale * l_hal
             losses["hal"] = l_hal.item()
         if self.alignment is not None:
             l_align = self.alignment(on_g_prime, batch_users, batch_items)

@@ -14,23 +14,27 @@ from recsys.training.sampling import UniformNegativeSampler
 
 class SGLConfig(BaseModel):
     sgl_drop_rate: float = Field(0.1, ge=0, lt=1, description="SGL-ED: edge dropout of each view, redrawn every epoch.")
-    # The papers' 0.1 (SGL) / 0.5 (SimGCL) assume lr 1e-3 on large graphs. Here (ml-100k, 10% realistic
-    # noise, Adam 5e-3, batch 4096, one seed; BPR alone: test R@20 0.301) SGL collapses at 0.02 and 0.1
-    # (R@20 0.02, as LLMHNI's L_hal does at >= 0.01) and gives 0.303 / 0.305 / 0.307 at 0.005 / 0.002 /
-    # 0.001. 0.002 is LLMHNI's lambda_hal, whose loss has the same form: the comparison stays like for like.
-    sgl_weight: float = Field(0.002, ge=0, description="SGL: weight of the InfoNCE term.")
+    # The paper's λ (SGL-ED 0.1; SSLRec's Amazon-book config 0.1), on the papers' scale: the objective
+    # multiplies it by 1/(L+1)^2 because our LightGCN scores BPR on the layer mean where SSLRec's SGL scores
+    # the layer sum (recsys/training/objectives.py, evals/reports/contrastive_fidelity.md). Unscaled, 0.1
+    # collapsed (ml-100k test R@20 0.02, BPR stuck at ln 2); the old default 0.002 unscaled is 0.032 here.
+    sgl_weight: float = Field(0.1, ge=0, description="SGL: weight λ of the InfoNCE term, on the paper's scale.")
+    sgl_paper_scale: bool = Field(
+        True, description="SGL: read --sgl-weight on the papers' (layer-sum LightGCN) scale, i.e. multiply it by "
+        "1/(L+1)^2 for our layer-mean LightGCN; --no-sgl-paper-scale uses the weight as given.")
     sgl_temperature: float = Field(0.2, gt=0, description="SGL: InfoNCE temperature.")
 
 
 class SGLObjective(ContrastiveObjective):
     """SGL-ED (Wu et al., SIGIR 2021): each epoch two edge-dropout views s1, s2 of G (the same
     dropped graph at every layer); L = L_BPR + lambda * (InfoNCE over users + over items) between the
-    views. Works with any backbone; the model is ranked on the full graph."""
+    views, lambda on the paper's scale (see :class:`ContrastiveObjective`). Works with any backbone; the
+    model is ranked on the full graph."""
 
     def __init__(self, edges, num_users: int, num_items: int, reg: float, drop_rate: float, weight: float,
-                 temperature: float):
+                 temperature: float, paper_scale: bool = True):
         super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
-                         UniformNegativeSampler(edges, num_items), reg, weight, temperature)
+                         UniformNegativeSampler(edges, num_items), reg, weight, temperature, paper_scale)
         self.num_users, self.num_items, self.drop_rate = num_users, num_items, drop_rate
         self.view_edges: tuple[torch.Tensor, torch.Tensor] | None = None
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -47,7 +51,7 @@ class SGLObjective(ContrastiveObjective):
 
 def objective(data, config: SGLConfig, reg: float, model=None, text_embeddings=None) -> SGLObjective:
     return SGLObjective(data.train, data.num_users, data.num_items, reg, config.sgl_drop_rate, config.sgl_weight,
-                        config.sgl_temperature)
+                        config.sgl_temperature, config.sgl_paper_scale)
 
 
 

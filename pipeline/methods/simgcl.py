@@ -15,8 +15,13 @@ from recsys.training.sampling import UniformNegativeSampler
 
 class SimGCLConfig(BaseModel):
     simgcl_eps: float = Field(0.1, ge=0, description="SimGCL: magnitude of the noise added after every layer.")
-    # Same setting as sgl_weight: 0.05 and 0.1 collapse (R@20 0.20 / 0.19), 0.02 gives 0.310, 0.01 0.291.
-    simgcl_weight: float = Field(0.02, ge=0, description="SimGCL: weight of the InfoNCE term.")
+    # The paper's λ (SimGCL 0.1-0.5; SSLRec's Amazon-book config 0.1), on the papers' scale: the objective
+    # multiplies it by 1/(L+1)^2, as for sgl_weight (evals/reports/contrastive_fidelity.md). Unscaled, 0.05 and
+    # 0.1 fell to ml-100k test R@20 0.20 / 0.19; the old default 0.02 unscaled is 0.32 here.
+    simgcl_weight: float = Field(0.1, ge=0, description="SimGCL: weight λ of the InfoNCE term, on the paper's scale.")
+    simgcl_paper_scale: bool = Field(
+        True, description="SimGCL: read --simgcl-weight on the papers' (layer-sum LightGCN) scale, i.e. multiply it "
+        "by 1/(L+1)^2 for our layer-mean LightGCN; --no-simgcl-paper-scale uses the weight as given.")
     simgcl_temperature: float = Field(0.2, gt=0, description="SimGCL: InfoNCE temperature.")
     simgcl_layer0: bool = Field(
         False, description="SimGCL: include the (unperturbed) layer-0 embedding in the views' layer mean "
@@ -57,9 +62,9 @@ class SimGCLObjective(ContrastiveObjective):
     (PyG LightGCN, layer 0 included), so rankings are comparable with every other method."""
 
     def __init__(self, edges, num_users: int, num_items: int, reg: float, eps: float, weight: float,
-                 temperature: float, include_layer0: bool = False):
+                 temperature: float, include_layer0: bool = False, paper_scale: bool = True):
         super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
-                         UniformNegativeSampler(edges, num_items), reg, weight, temperature)
+                         UniformNegativeSampler(edges, num_items), reg, weight, temperature, paper_scale)
         self.eps, self.include_layer0 = eps, include_layer0
 
     def contrast(self, model, users, items, on_graph, generator) -> torch.Tensor:
@@ -73,7 +78,7 @@ def objective(data, config: SimGCLConfig, reg: float, model=None, text_embedding
     if not isinstance(model, LightGCN):
         raise ValueError(f"simgcl supports the LightGCN backbone only, not {type(model).__name__}")
     return SimGCLObjective(data.train, data.num_users, data.num_items, reg, config.simgcl_eps, config.simgcl_weight,
-                           config.simgcl_temperature, config.simgcl_layer0)
+                           config.simgcl_temperature, config.simgcl_layer0, config.simgcl_paper_scale)
 
 
 

@@ -60,11 +60,11 @@ from recsys.store.labels import (
     labeled_pair_counts,
     labeled_pairs,
     set_audit_label,
-    split_dataset_id,
     train_edges,
     unobserved_ratings,
     user_parts,
 )
+from recsys.store.splits import split_dataset_id
 from recsys.training.runs import config_hash
 
 PARTS = ("train", "dev", "test")

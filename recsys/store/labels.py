@@ -49,11 +49,6 @@ class LabelCount(NamedTuple):
 # what a labeled set is drawn from (read on one connection)
 
 
-def split_dataset_id(con: duckdb.DuckDBPyConnection, split_id: str) -> str:
-    dataset_id, = con.execute("SELECT dataset_id FROM splits WHERE split_id = ?", [split_id]).fetchone()
-    return dataset_id
-
-
 def train_edges(con: duckdb.DuckDBPyConnection, split_id: str) -> list[TrainEdge]:
     """The split's training interactions, with their ratings and ground-truth noise flags."""
     rows = con.execute(

@@ -50,10 +50,6 @@ def test_apply_threads_sets_torch(affinity, monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_busy_cpus_counts_other_runnable_processes():
-    assert threads.busy_cpus() >= 0.0
-
-
 def test_busy_cpus_sees_another_process_but_not_this_one():
     import subprocess
     import sys

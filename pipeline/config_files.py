@@ -22,6 +22,11 @@ from recsys.data.datasets import DataValidationError
 
 # Tables of a settings file that describe it rather than configure the run.
 METADATA_TABLES = ("tuning",)
+# Options renamed since settings files and commands were written: old name -> (new name, why).
+RENAMED_OPTIONS = {
+    "lambda_align": ("lambda_rlmrec", "it weighs RLMRec-Con's CF-profile InfoNCE (L_rlm), not the paper's L_al, "
+                     "which trains the semantic projector (the --align-* options)"),
+}
 # TOML has no null: an option set to None where its default is not None is written as this string.
 NONE = "None"
 
@@ -41,6 +46,10 @@ def read_config_file(path: Path, settings: type[BaseSettings], method: str) -> d
     for table in METADATA_TABLES:
         values.pop(table, None)
     values = {key: None if value == NONE else value for key, value in values.items()}
+    for key in values:
+        if key in RENAMED_OPTIONS:
+            new, why = RENAMED_OPTIONS[key]
+            raise DataValidationError(f"--config {path}: {key} is now {new} ({why})")
     unknown = sorted(set(values) - set(settings.model_fields))
     if unknown:
         hints = [f"{key} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
@@ -99,6 +108,16 @@ def config_file_text(settings: BaseSettings, method: str, tuning: dict[str, Any]
     if tuning:
         lines += ["", "[tuning]", *(f"{key} = {_toml_value(value)}" for key, value in tuning.items())]
     return "\n".join(lines) + "\n"
+
+
+def renamed_option_error(args: list[str]) -> str | None:
+    """One line naming a renamed ``--option`` of ``args`` and its new name, or None."""
+    for arg in args:
+        key = arg.removeprefix("--").split("=", 1)[0].replace("-", "_")
+        if arg.startswith("--") and key in RENAMED_OPTIONS:
+            new, why = RENAMED_OPTIONS[key]
+            return f"{arg.split('=', 1)[0]} is now --{new.replace('_', '-')} ({why})"
+    return None
 
 
 def config_file_argument(args: list[str]) -> Path | None:

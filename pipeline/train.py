@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.config_files import config_file_argument, read_config_file, with_config_file
+from pipeline.config_files import config_file_argument, read_config_file, renamed_option_error, with_config_file
 from pipeline.registry import HELP_GROUPS, help_groups, option_groups
 from pipeline.run import (
     METHODS,
@@ -154,6 +154,10 @@ def command_line(name: str, listing: bool = False) -> type[BaseSettings]:
 def parse_args(argv: Sequence[str]) -> tuple[type[BaseSettings], list[str]]:
     """The method named first (or by the older `--model X`, `--edit-graph`), and the remaining options."""
     settings, args = _method_and_args(list(argv))
+    renamed = renamed_option_error(args)
+    if renamed:
+        Console(stderr=True).print(f"[red]error:[/] {escape(renamed)}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
     path = config_file_argument(args)
     if path is not None:
         try:

@@ -72,3 +72,30 @@ def test_every_shipped_config_file_loads(path):
     settings = method_settings(method)
     read_config_file(path, settings, method)
     with_config_file(settings, path, method)()
+
+
+def test_a_renamed_option_names_its_new_name_on_the_command_line_and_in_a_file(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "recsys.train", "llmhni", "--lambda-align", "0.01",
+                           "--store", str(tmp_path / "s.duckdb")], check=False, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2 and "--lambda-align is now --lambda-rlmrec" in done.stderr
+    assert not (tmp_path / "s.duckdb").exists()
+    path = tmp_path / "old.toml"
+    path.write_text('method = "llmhni"\nlambda_align = 0.003\n')
+    with pytest.raises(DataValidationError, match="lambda_align is now lambda_rlmrec"):
+        read_config_file(path, method_settings("llmhni"), "llmhni")
+
+
+def test_a_renamed_option_hashes_as_before_so_stored_runs_still_match():
+    from pydantic import BaseModel, create_model
+
+    from recsys.training.runs import config_hash
+
+    settings = method_settings("llmhni")
+    fields = {name: (field.annotation, field) for name, field in settings.model_fields.items()}
+    fields["lambda_align"] = fields.pop("lambda_rlmrec")
+    before_rename = create_model("BeforeRename", __base__=BaseModel, **fields)
+    for weight in (0.0, 0.003):
+        values = settings(lambda_rlmrec=weight).model_dump()
+        values["lambda_align"] = values.pop("lambda_rlmrec")
+        assert config_hash(settings(lambda_rlmrec=weight)) == config_hash(before_rename(**values))
+    assert config_hash(settings(lambda_rlmrec=0.003)) != config_hash(settings(lambda_rlmrec=0.01))

@@ -150,8 +150,8 @@ def test_the_per_pair_pool_takes_the_top_scored_candidate_and_skips_semantic_nei
     assert torch.isfinite(obj.batch_loss(net, graph[0], graph[1], torch.Generator().manual_seed(1)))
 
 
-def test_profile_alignment_term_trains_the_attached_projector_and_is_reported():
-    from pipeline.methods.rlmrec_con import profile_alignment
+def test_cf_profile_contrast_term_trains_the_attached_projector_and_is_reported():
+    from pipeline.methods.rlmrec_con import cf_profile_contrast
 
     graph = tiny_graph()
     augmented = g_prime(graph)
@@ -159,19 +159,19 @@ def test_profile_alignment_term_trains_the_attached_projector_and_is_reported():
     user_text, item_text = torch.randn(NUM_USERS, 6, generator=generator), torch.randn(NUM_ITEMS, 6, generator=generator)
     user_text[0] = 0.0  # a user without a profile is left out of the term
     net = model()
-    alignment = profile_alignment(net, normalized_adjacency(augmented, NUM_USERS, NUM_ITEMS), user_text, item_text, 0.2)
+    alignment = cf_profile_contrast(net, normalized_adjacency(augmented, NUM_USERS, NUM_ITEMS), user_text, item_text, 0.2)
     assert net.rlmrec_projector is alignment.projector and not alignment.user_mask[0]
-    with pytest.raises(ValueError, match="alignment"):
-        objective(graph, augmented, lambda_align=1.0)
-    config = LLMHNIConfig(semantic_negatives=False, lambda_align=1.0)
-    obj = LLMHNIObjective(graph, augmented, NUM_USERS, NUM_ITEMS, config, reg=1e-4, alignment=alignment)
+    with pytest.raises(ValueError, match="CF-profile"):
+        objective(graph, augmented, lambda_rlmrec=1.0)
+    config = LLMHNIConfig(semantic_negatives=False, lambda_rlmrec=1.0)
+    obj = LLMHNIObjective(graph, augmented, NUM_USERS, NUM_ITEMS, config, reg=1e-4, cf_profile=alignment)
     optimizer = torch.optim.Adam(net.parameters(), lr=0.02)
     before = [p.detach().clone() for p in alignment.projector.parameters()]
     values = []
     for _ in range(30):
         obj.start_epoch(net, generator)
         loss = obj.batch_loss(net, obj.edges[0], obj.edges[1], generator)
-        values.append(obj.last_losses["align"])
+        values.append(obj.last_losses["rlmrec"])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -179,7 +179,7 @@ def test_profile_alignment_term_trains_the_attached_projector_and_is_reported():
     assert all(not torch.equal(a, b) for a, b in zip(before, alignment.projector.parameters()))
     # at weight 0 the term is not built into the loss at all
     off = LLMHNIObjective(graph, augmented, NUM_USERS, NUM_ITEMS, LLMHNIConfig(semantic_negatives=False), reg=1e-4,
-                          alignment=alignment)
+                          cf_profile=alignment)
     off.start_epoch(net, generator)
     off.batch_loss(net, obj.edges[0], obj.edges[1], generator)
-    assert "align" not in off.last_losses
+    assert "rlmrec" not in off.last_losses

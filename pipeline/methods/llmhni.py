@@ -7,8 +7,9 @@
 * L_de: cross-graph InfoNCE between each batch node's encodings on G and on G' (module 2);
 * L_hal: InfoNCE between the encodings on an edge-dropped view of G and one of G', redrawn each
   epoch, so that an edge the judge added or removed by mistake cannot dominate;
-* optionally λ3·L_align, RLMRec-Con's InfoNCE between each node's encoding on G' and its MLP-mapped
-  profile embedding (:class:`pipeline.methods.rlmrec_con.ProfileAlignment`), so the profiles shape the
+* optionally λ3·L_rlm (``--lambda-rlmrec``; not the paper's L_al, the projector's InfoNCE of the alignment
+  stage), RLMRec-Con's InfoNCE between each node's encoding on G' and its MLP-mapped
+  profile embedding (:class:`pipeline.methods.rlmrec_con.CFProfileContrast`), so the profiles shape the
   embeddings as well as the negatives.
 
 With both λ at 0, G' = G and no semantic negatives, the objective is exactly the BPR baseline.
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from judge.config import LMConfig, RunnerConfig, VerdictModeConfig
 from judge.embeddings import EncoderConfig
-from pipeline.methods.rlmrec_con import ProfileAlignment, profile_alignment
+from pipeline.methods.rlmrec_con import CFProfileContrast, cf_profile_contrast
 from pipeline.options import BackboneOptions, CandidateOptions, JudgeOptions, ProfileOptions, RunOptions
 from pipeline.registry import Method, register
 from pipeline.stages import Stages
@@ -70,9 +71,10 @@ class LLMHNIConfig(BaseModel):
                              "0 by default: it lowered validation recall at every weight tried).")
     lambda_hal: float = Field(0.0, ge=0, description="λ2, weight of the hallucination-robust loss L_hal "
                               "(0 by default, as λ1).")
-    lambda_align: float = Field(0.0, ge=0, description="λ3, weight of L_align: RLMRec-Con's InfoNCE between the "
-                                "encodings on G' and the MLP-mapped profile embeddings (0: off).")
-    cl_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature τ of L_de, L_hal and L_align.")
+    lambda_rlmrec: float = Field(0.0, ge=0, description="λ3, weight of L_rlm: RLMRec-Con's InfoNCE between the "
+                                 "encodings on G' and the MLP-mapped profile embeddings (0: off; not the paper's L_al, "
+                                 "which trains the semantic projector: see the alignment options).")
+    cl_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature τ of L_de, L_hal and L_rlm.")
     edge_drop_rate: float = Field(0.1, ge=0, lt=1, description="Edge dropout of the L_hal views.")
 
 
@@ -87,12 +89,12 @@ class LLMHNIObjective(BPRObjective):
         reg: L2 weight of BPR.
         semantic_sampler: Module 1's sampler, or None for uniform negatives only.
         neighbours: [U, k] each user's semantic nearest items, skipped by the per-pair pool.
-        alignment: L_align (its MLP attached to the model), used when ``config.lambda_align`` > 0.
+        cf_profile: L_rlm (its MLP attached to the model), used when ``config.lambda_rlmrec`` > 0.
     """
 
     def __init__(self, graph: torch.Tensor, augmented: torch.Tensor, num_users: int, num_items: int,
                  config: LLMHNIConfig, reg: float, semantic_sampler: SemanticNegativeSampler | None = None,
-                 neighbours: torch.Tensor | None = None, alignment: ProfileAlignment | None = None):
+                 neighbours: torch.Tensor | None = None, cf_profile: CFProfileContrast | None = None):
         semantic = semantic_sampler if config.semantic_negatives and config.semantic_share > 0 else None
         # Neither an edge of G nor an added one of G' may be drawn as a negative.
         uniform = UniformNegativeSampler(torch.cat([graph, augmented], dim=1), num_items)
@@ -106,9 +108,9 @@ class LLMHNIObjective(BPRObjective):
         self.adj_g = normalized_adjacency(graph, num_users, num_items)
         self.lambda_de = config.lambda_de if config.denoise else 0.0
         self.lambda_hal = config.lambda_hal if config.hallucination_loss else 0.0
-        if config.lambda_align > 0 and alignment is None:
-            raise ValueError("lambda_align > 0 needs the alignment term (profile_alignment)")
-        self.alignment = alignment if config.lambda_align > 0 else None
+        if config.lambda_rlmrec > 0 and cf_profile is None:
+            raise ValueError("lambda_rlmrec > 0 needs the CF-profile term (cf_profile_contrast)")
+        self.cf_profile = cf_profile if config.lambda_rlmrec > 0 else None
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
         self.last_losses: dict[str, float] = {}
 
@@ -145,10 +147,10 @@ class LLMHNIObjective(BPRObjective):
             l_hal = node_contrast(view_g, view_g_prime, batch_users, batch_items, self.config.cl_temperature)
             loss = loss + self.lambda_hal * scale * l_hal
             losses["hal"] = l_hal.item()
-        if self.alignment is not None:
-            l_align = self.alignment(on_g_prime, batch_users, batch_items)
-            loss = loss + self.config.lambda_align * l_align
-            losses["align"] = l_align.item()
+        if self.cf_profile is not None:
+            l_rlm = self.cf_profile(on_g_prime, batch_users, batch_items)
+            loss = loss + self.config.lambda_rlmrec * l_rlm
+            losses["rlmrec"] = l_rlm.item()
         self.last_losses = losses
         return loss
 
@@ -163,10 +165,10 @@ def run(config, console) -> tuple:
     edits = config.denoise and stages.judge_may_edit(data, programs)
     candidate_set = stages.candidates(data) if edits else None
     llm_judge = edits and config.judge == "llm"
-    aligned = config.lambda_align > 0
-    if config.semantic_negatives or llm_judge or aligned:
+    rlmrec_term = config.lambda_rlmrec > 0
+    if config.semantic_negatives or llm_judge or rlmrec_term:
         stages.profiles(data.split_id, programs, judged_users=stages.judged_users(candidate_set) if llm_judge else ())
-    if config.semantic_negatives or aligned:
+    if config.semantic_negatives or rlmrec_term:
         user_vecs, item_vecs = stages.embeddings(data, programs)
     if config.semantic_negatives:
         user_sem, item_sem, neighbours = stages.alignment(data, user_vecs, item_vecs)
@@ -182,10 +184,10 @@ def run(config, console) -> tuple:
     optim = config.optim_config()
     torch.manual_seed(seed)
     model = build_model(data, config.backbone, optim)
-    alignment = profile_alignment(model, normalized_adjacency(g_prime, data.num_users, data.num_items), user_vecs,
-                                  item_vecs, config.cl_temperature) if aligned else None
+    cf_profile = cf_profile_contrast(model, normalized_adjacency(g_prime, data.num_users, data.num_items), user_vecs,
+                                  item_vecs, config.cl_temperature) if rlmrec_term else None
     objective = LLMHNIObjective(data.train, g_prime, data.num_users, data.num_items, config, optim.reg, sampler,
-                                neighbours if config.semantic_negatives else None, alignment)
+                                neighbours if config.semantic_negatives else None, cf_profile)
     run_id, result = stages.fit("llmhni", data, model, objective)
     return run_id, result, stages.report
 

@@ -47,13 +47,14 @@ def attach_parameters(model: torch.nn.Module, module: torch.nn.Module, name: str
     return module
 
 
-class ProfileAlignment:
-    """RLMRec-Con's term: InfoNCE between each batch node's CF embedding (after propagation) and its
+class CFProfileContrast:
+    """RLMRec-Con's term L_rlm (not the paper's L_al, which trains the semantic projector g before training:
+    :func:`recsys.denoising.semantic.train_projector`): InfoNCE between each batch node's CF embedding (after propagation) and its
     MLP-mapped profile embedding, with the batch's other nodes as negatives; users plus items, one
-    shared MLP (as in the official code). LLMHNI adds it too (``lambda_align``).
+    shared MLP (as in the official code). LLMHNI adds it too (``lambda_rlmrec``).
 
     Users and items without a profile (all-zero rows, and False in the optional masks) are left out.
-    The MLP must be trained with the model: build it with :func:`profile_alignment`, which attaches it.
+    The MLP must be trained with the model: build it with :func:`cf_profile_contrast`, which attaches it.
     """
 
     def __init__(self, user_text: torch.Tensor, item_text: torch.Tensor, projector: torch.nn.Module,
@@ -87,15 +88,15 @@ def attach_projector(model: torch.nn.Module, adj: torch.Tensor, user_text: torch
     return attach_parameters(model, rlmrec_projector(user_text.size(1), cf_dim, hidden))
 
 
-def profile_alignment(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
-                      temperature: float, hidden: int | None = None) -> ProfileAlignment:
-    """The alignment term for ``model``, its MLP attached to it (call before ``fit``)."""
-    return ProfileAlignment(user_text, item_text, attach_projector(model, adj, user_text, item_text, hidden),
-                            temperature)
+def cf_profile_contrast(model: torch.nn.Module, adj: torch.Tensor, user_text: torch.Tensor, item_text: torch.Tensor,
+                        temperature: float, hidden: int | None = None) -> CFProfileContrast:
+    """RLMRec-Con's term L_rlm for ``model``, its MLP attached to it (call before ``fit``)."""
+    return CFProfileContrast(user_text, item_text, attach_projector(model, adj, user_text, item_text, hidden),
+                             temperature)
 
 
 class RLMRecConObjective(ContrastiveObjective):
-    """RLMRec-Con (Ren et al., WWW 2024): L = L_BPR + lambda * :class:`ProfileAlignment` on G, with
+    """RLMRec-Con (Ren et al., WWW 2024): L = L_BPR + lambda * :class:`CFProfileContrast` on G, with
     uniform negatives."""
 
     def __init__(self, edges, num_users: int, num_items: int, reg: float, user_text: torch.Tensor,
@@ -103,7 +104,7 @@ class RLMRecConObjective(ContrastiveObjective):
                  user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None):
         super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
                          UniformNegativeSampler(edges, num_items), reg, weight, temperature)
-        self.alignment = ProfileAlignment(user_text, item_text, projector, temperature, user_mask, item_mask)
+        self.alignment = CFProfileContrast(user_text, item_text, projector, temperature, user_mask, item_mask)
 
     @property
     def projector(self) -> torch.nn.Module:

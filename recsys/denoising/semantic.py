@@ -81,10 +81,11 @@ def entity_texts(store: Store, split_id: str, profile_lm: str | None = None, use
 class AlignmentConfig(BaseModel):
     """The goal-alignment projector g and its InfoNCE training."""
 
-    align: bool = Field(True, description="Train the projector; off uses the raw encoder similarity.")
+    align: bool = Field(True, description="Train the projector g with L_al (the paper's goal alignment); --no-align "
+                        "uses the raw encoder similarity (the ablation 'w/o alignment').")
     projector_hidden: int = Field(256, gt=0, description="Hidden width of the projector MLP.")
     projector_dim: int = Field(64, gt=0, description="Output size of the projector.")
-    align_temperature: float = Field(0.1, gt=0, description="InfoNCE temperature of the alignment loss.")
+    align_temperature: float = Field(0.1, gt=0, description="InfoNCE temperature of L_al, the projector's loss.")
     align_epochs: int = Field(40, gt=0, description="Projector training epochs.")
     align_batch_size: int = Field(1024, gt=0, description="Pseudo-positive pairs per InfoNCE batch.")
     align_lr: float = Field(1e-3, gt=0, description="Projector learning rate.")

@@ -69,11 +69,16 @@ CHANGED_FOR_MODELS = {"candidate_budget": {"llmhni"}}
 # Fields whose default became "the dataset's": hashed as their old default, since the split id (which
 # every run is keyed by beside its hash) carries the value the split actually used.
 HASHED_AS_OLD_DEFAULT = {"positive_threshold": 3.0}
+# Renamed fields, hashed under their old names so that the runs stored before the rename keep matching.
+HASHED_AS_OLD_NAME = {"lambda_rlmrec": "lambda_align"}
 
 
 def config_hash(config: BaseModel, exclude: set[str] = frozenset()) -> str:
     """A stable hash of the fields that change results (display and path options excluded)."""
     fields = config.model_dump(mode="json", exclude=set(exclude))
+    for name, old_name in HASHED_AS_OLD_NAME.items():
+        if name in fields:
+            fields[old_name] = fields.pop(name)
     for name, old in HASHED_AS_OLD_DEFAULT.items():
         if name in fields and fields[name] is None:
             fields[name] = old

@@ -38,7 +38,7 @@ from judge.lm import LMConfig, lm_identity
 from judge.plots import judge_dot_plot
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
-from judge.quality import classification_scores, judge_decisions, verdict_frame
+from judge.quality import classification_scores, judge_decisions, user_bootstrap, verdict_frame
 from judge.runner import RunnerConfig
 from recsys.data.texts import profile_texts
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -174,23 +174,6 @@ def calibrated_scores(dev: pd.DataFrame, test: pd.DataFrame) -> dict | None:
     predicted = np.where(test_ok, test_p.fillna(0) >= threshold, test.kind == "low_score_positive")
     return classification_scores(test.label == "hard", predicted) | {
         "threshold": threshold, "pairs_with_probabilities": int(test_ok.sum()), "dev_pairs_tuned_on": int(dev_ok.sum())}
-
-
-def user_bootstrap(frame: pd.DataFrame, statistic, draws: int = 1000, seed: int = 0) -> tuple[float, float] | None:
-    """The 95% interval of ``statistic(frame)`` over resamples of the frame's users (a user's pairs stay
-    together): the spread one labeled set of this size leaves, where no second seed was run."""
-    users = frame.user_idx.unique()
-    if len(users) < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    rows = {user: np.flatnonzero((frame.user_idx == user).to_numpy()) for user in users}
-    values = []
-    for _ in range(draws):
-        sample = frame.iloc[np.concatenate([rows[user] for user in rng.choice(users, size=len(users))])]
-        value = statistic(sample)
-        if not np.isnan(value):
-            values.append(value)
-    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else None
 
 
 def _balanced_accuracy(frame: pd.DataFrame, rule: HardRule) -> float:

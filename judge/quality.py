@@ -47,15 +47,50 @@ def judge_decisions(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
         for row, ok in zip(frame.itertuples(), decided)])
 
 
+def user_bootstrap(frame: pd.DataFrame, statistic, draws: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """The 95% interval of ``statistic(frame)`` over resamples of the frame's users (a user's pairs stay
+    together): the spread one labeled set of this size leaves, where no second seed was run."""
+    users = frame.user_idx.unique()
+    if len(users) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    rows = {user: np.flatnonzero((frame.user_idx == user).to_numpy()) for user in users}
+    values = []
+    for _ in range(draws):
+        sample = frame.iloc[np.concatenate([rows[user] for user in rng.choice(users, size=len(users))])]
+        value = statistic(sample)
+        if not np.isnan(value):
+            values.append(value)
+    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else None
+
+
+def balanced_accuracy_of(frame: pd.DataFrame, rule: HardRule) -> float:
+    return classification_scores(frame.label == "hard", judge_decisions(frame, rule))["balanced_accuracy"]
+
+
+# The pair kind the graph edit removes: the judge gate scores the judge on it alone.
+EDITED_KIND = "low_score_positive"
+
+
 def stored_judge_accuracy(store: Store, dataset_id: str, lm: str, prompt_hash: str, rule: HardRule,
-                          part: str = "test") -> dict | None:
-    """The judge's balanced accuracy on the ``part`` of the labeled set of ``dataset_id`` with the most
-    pairs judged by both views of this LM and prompt; None if no labeled set of the dataset has its
-    verdicts (``python -m evals.judge`` makes them). Pairs a view failed on count as left alone."""
-    label_set = most_judged_label_set(store, dataset_id, lm, prompt_hash, part)
+                          part: str = "test", kind: str | None = EDITED_KIND,
+                          noise: tuple[str, float] | None = None) -> dict | None:
+    """The judge's balanced accuracy, with its 95% interval (bootstrap over users), on the ``part`` pairs of
+    ``kind`` (None: every kind) of the labeled set of ``dataset_id`` (and of ``noise``, where given) with the
+    most pairs judged by both views of this LM and prompt; None if no such labeled set has its verdicts
+    (``python -m evals.judge`` makes them). A pair a view failed on is an abstention: counted apart, not
+    scored (scoring it as "left alone" would pull every judge toward the by-kind trivial judge)."""
+    label_set = most_judged_label_set(store, dataset_id, lm, prompt_hash, part, noise)
     if label_set is None:
         return None
     frame = verdict_frame(store, label_set, lm, prompt_hash, (part,))
     frame = frame[frame.user_status.notna() & frame.item_status.notna()]
-    scores = classification_scores(frame.label == "hard", judge_decisions(frame, rule))
-    return scores | {"label_set": label_set, "part": part}
+    if kind is not None:
+        frame = frame[frame.kind == kind]
+    decided = (frame.user_status == "ok") & (frame.item_status == "ok")
+    scored = frame[decided]
+    scores = classification_scores(scored.label == "hard", judge_decisions(scored, rule))
+    interval = user_bootstrap(scored, lambda sample: balanced_accuracy_of(sample, rule)) if len(scored) else None
+    return scores | {"label_set": label_set, "part": part, "kind": kind or "every kind",
+                     "abstentions": int((~decided).sum()), "balanced_accuracy_ci": interval,
+                     "base_rate_noise": float((scored.label != "hard").mean()) if len(scored) else float("nan")}

@@ -96,13 +96,15 @@ def _toml_value(value: Any) -> str:
 
 
 def config_file_text(settings: BaseSettings, method: str, tuning: dict[str, Any] | None = None,
-                     exclude: set[str] = frozenset()) -> str:
+                     exclude: set[str] = frozenset(), always: set[str] = frozenset()) -> str:
     """A settings file for ``settings`` of ``method``: every option that differs from its default (less
-    ``exclude``, e.g. where a run is stored), then the ``[tuning]`` table (how the values were chosen)."""
+    ``exclude``, e.g. where a run is stored; plus ``always``, e.g. the dataset), then the ``[tuning]`` table
+    (how the values were chosen)."""
     lines = [f'method = "{method}"']
     for name, field in type(settings).model_fields.items():
         value = getattr(settings, name)
-        if name in exclude or name == "config" or value == field.get_default(call_default_factory=True):
+        default = value == field.get_default(call_default_factory=True) and name not in always
+        if name in exclude or name == "config" or default:
             continue
         lines.append(f"{name} = {_toml_value(NONE if value is None else value)}")
     if tuning:

@@ -122,3 +122,25 @@ def test_real_judges_come_from_stored_evaluations(tmp_path, ratings):
     carried = with_recorded_judges(real_judges(tmp_path / "missing.duckdb", [dataset_id]), ledger, [dataset_id])
     assert carried.judge.tolist() == ["llm:dual_judge"] and carried.balanced_accuracy.tolist() == [0.6]
     assert len(with_recorded_judges(judges, ledger, [dataset_id])) == 1  # the store's own row is not doubled
+
+
+def test_the_gate_scores_the_edited_kind_counts_abstentions_apart_and_matches_the_noise(tmp_path, ratings):
+    store = Store(tmp_path / "store.duckdb")
+    label_set = labeled_set_with_verdicts(store, ratings, perfect=True)
+    dataset_id, = query(store.path, "SELECT dataset_id FROM splits LIMIT 1")[0]
+    with store.transaction() as con:  # one view of two low-scored positives fails
+        failed = con.execute("SELECT user_idx, item_idx FROM labeled_pairs WHERE label_set = ? AND part = 'test' "
+                             "AND kind = 'low_score_positive' ORDER BY user_idx, item_idx LIMIT 2", [label_set]).fetchall()
+        for user, item in failed:
+            con.execute("UPDATE verdicts SET status = 'failed', label = NULL WHERE candidate_set = ? AND user_idx = ? "
+                        "AND item_idx = ? AND view = 'user'", [label_set, user, item])
+        kinds = dict(con.execute("SELECT kind, count(*) FROM labeled_pairs WHERE label_set = ? AND part = 'test' "
+                                 "GROUP BY kind", [label_set]).fetchall())
+    measured = stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high")
+    assert measured["kind"] == "low_score_positive" and measured["abstentions"] == 2
+    assert measured["n_pairs"] == kinds["low_score_positive"] - 2
+    assert measured["balanced_accuracy"] == pytest.approx(1.0) and measured["balanced_accuracy_ci"] == (1.0, 1.0)
+    everything = stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high", kind=None)
+    assert everything["n_pairs"] == sum(kinds.values()) - 2
+    assert stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high", noise=("realistic", 0.1)) is not None
+    assert stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high", noise=("random", 0.4)) is None

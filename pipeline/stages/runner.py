@@ -347,19 +347,21 @@ class Stages:
         known for the analysis judges ((tpr + tnr) / 2; the oracle is 1). The break-even is the lab's for
         this dataset and noise setting where it has one (--gate-lab), else --gate-break-even."""
         config = self.config
-        accuracy, source = None, ""
+        accuracy, source, interval, exact = None, "", None, False
         if config.judge in GROUND_TRUTH_JUDGES:
             tpr, tnr = config.judge_rates()
-            accuracy, source = (tpr + tnr) / 2, f"--judge {config.judge}, by construction"
+            accuracy, source, exact = (tpr + tnr) / 2, f"--judge {config.judge}, by construction", True
         else:
             from judge.lm import lm_identity
             from judge.quality import stored_judge_accuracy
 
             measured = stored_judge_accuracy(self.store, data.dataset_id, lm_identity(config),
-                                             programs["dual_judge"].prompt_hash, config.judge_rule)
+                                             programs["dual_judge"].prompt_hash, config.judge_rule,
+                                             noise=(config.noise_kind, config.noise_ratio))
             if measured is not None:
-                accuracy = measured["balanced_accuracy"]
-                source = f"{measured['n_pairs']} labeled pairs of {measured['label_set']}"
+                accuracy, interval = measured["balanced_accuracy"], measured["balanced_accuracy_ci"]
+                source = (f"{measured['n_pairs']} labeled {measured['kind']} pairs of {measured['label_set']}, "
+                          f"{measured['abstentions']} abstentions apart")
         break_even, break_even_source = config.gate_break_even, "--gate-break-even"
         if config.gate_lab:
             measured_break_even = lab.lab_break_even(data.dataset_id, config.noise_kind, config.noise_ratio,
@@ -369,7 +371,7 @@ class Stages:
             else:
                 break_even_source += ("; the lab has no break-even for this dataset and noise setting "
                                       f"({lab.LAB_FILE.name})")
-        return JudgeGate(accuracy, break_even, config.force_edit, source, break_even_source)
+        return JudgeGate(accuracy, break_even, config.force_edit, source, break_even_source, interval, exact)
 
     def record_confusion(self, data: SplitData, candidate_set: str, decisions: pd.DataFrame, counts: dict) -> None:
         """What the decisions did to injected and clean candidates, for the run's metrics and the summary."""

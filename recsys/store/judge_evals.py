@@ -36,9 +36,14 @@ def labeled_verdicts(store: Store, label_set: str, lm: str, prompt_hash: str, pa
             [lm, prompt_hash, lm, prompt_hash, label_set, list(parts)]).df()
 
 
-def most_judged_label_set(store: Store, dataset_id: str, lm: str, prompt_hash: str, part: str) -> str | None:
+def most_judged_label_set(store: Store, dataset_id: str, lm: str, prompt_hash: str, part: str,
+                          noise: tuple[str, float] | None = None) -> str | None:
     """The labeled set of ``dataset_id`` with the most pairs of ``part`` judged by both views of this LM
-    and prompt (ties by id); None if none has such verdicts."""
+    and prompt (ties by id), made on a split of ``noise`` (kind, ratio) where given; None if none has such
+    verdicts."""
+    where, noise_params = "", []
+    if noise is not None:
+        where, noise_params = " AND p.noise_kind = ? AND abs(p.noise_ratio - ?) < 1e-9", list(noise)
     with store.connect() as con:
         rows = con.execute(
             "SELECT l.label_set, count(*) AS judged FROM labeled_pairs l JOIN label_sets s USING (label_set) "
@@ -47,8 +52,8 @@ def most_judged_label_set(store: Store, dataset_id: str, lm: str, prompt_hash: s
             " AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
             "JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx AND i.item_idx = l.item_idx "
             " AND i.view = 'item' AND i.lm = ? AND i.prompt_hash = ? "
-            "WHERE p.dataset_id = ? AND l.part = ? GROUP BY l.label_set ORDER BY judged DESC, l.label_set LIMIT 1",
-            [lm, prompt_hash, lm, prompt_hash, dataset_id, part]).fetchall()
+            "WHERE p.dataset_id = ? AND l.part = ?" + where + " GROUP BY l.label_set ORDER BY judged DESC, l.label_set "
+            "LIMIT 1", [lm, prompt_hash, lm, prompt_hash, dataset_id, part, *noise_params]).fetchall()
     return rows[0][0] if rows else None
 
 

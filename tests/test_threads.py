@@ -62,17 +62,22 @@ def test_busy_cpus_sees_another_process_but_not_this_one():
         while not stop.is_set():
             pass
 
+    # Read against what the rest of the machine does now: CI may run beside other work.
+    before = threads.busy_cpus(0.5)
     own = threading.Thread(target=spin)
     own.start()
     try:
-        assert threads.busy_cpus(0.5) < 0.5  # this process's own work is not "other processes"
+        assert threads.busy_cpus(0.5) < before + 0.5  # this process's own work is not "other processes"
     finally:
         stop.set()
         own.join()
+    before = threads.busy_cpus(0.5)
+    if before > threads.usable_cpus() - 1:
+        pytest.skip(f"other processes keep {before:.1f} CPUs busy: no room to see one more")
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
-        assert threads.busy_cpus(0.5) > 0.5
+        assert threads.busy_cpus(0.5) > before + 0.5
     finally:
         hog.kill()
         hog.wait()

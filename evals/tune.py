@@ -60,6 +60,9 @@ class TuneConfig(BaseSettings):
     seeds: list[int] = Field([0], description="Training seeds (--train-seed) per split.")
     set: list[str] = Field([], description="recsys.train options fixed for every trial, as key=value "
                            "(e.g. epochs=40); they go into the settings files too.")
+    analysis_set: list[str] = Field(
+        [], description="recsys.train options of every trial that stay out of the settings files: the analysis "
+        "judge that tunes LLMHNI's module 2 (e.g. judge=simulated judge_accuracy=1 force_edit=true).")
     metric: str = Field("recall@20", description="Validation metric that chooses.")
     spaces: Path = Field(SEARCH_SPACES, description="The methods' tuning ranges (TOML).")
     configs_dir: Path = Field(REPO / "configs", description="Where <name>/<method>.toml are written.")
@@ -107,7 +110,8 @@ def draw_trials(method: str, space: dict[str, Any], trials: int) -> list[dict[st
 
 def trial_config(tune: TuneConfig, method: str, trial: dict[str, Any], split_seed: int, seed: int) -> TrainConfig:
     kind, ratio = parse_noise(tune.noise)
-    fixed = dict(item.split("=", 1) for item in tune.set)
+    fixed = {key: None if value == "None" else value
+             for key, value in (item.split("=", 1) for item in [*tune.set, *tune.analysis_set])}
     return TrainConfig(model=method, dataset=tune.dataset, noise_kind=kind, noise_ratio=ratio, seed=split_seed,
                        train_seed=seed, store=tune.store, progress=False, **fixed, **trial)
 
@@ -187,7 +191,9 @@ def command_line(tune: TuneConfig) -> str:
 
 def write_settings_file(tune: TuneConfig, method: str, row: dict[str, Any], part: pd.DataFrame,
                         space: dict[str, Any]) -> Path:
-    config = trial_config(tune, method, row["values"], tune.split_seeds[0], tune.seeds[0]).for_method()
+    analysis = {item.split("=", 1)[0] for item in tune.analysis_set}
+    config = trial_config(tune.model_copy(update={"analysis_set": []}), method, row["values"], tune.split_seeds[0],
+                          tune.seeds[0]).for_method()
     trials = "; ".join(f"{settings}: {mean_std(group.valid.dropna().tolist())}"
                        for settings, group in part.groupby("settings", sort=False))
     tuning = {
@@ -204,7 +210,9 @@ def write_settings_file(tune: TuneConfig, method: str, row: dict[str, Any], part
     path = tune.configs_dir / tune.folder / f"{method}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# {method} on {tune.folder}: settings chosen on validation by python -m evals.tune.\n"
-    path.write_text(header + config_file_text(config, method, tuning, exclude=NOT_IN_SETTINGS_FILE,
+    if analysis:
+        tuning["analysis_set"] = " ".join(tune.analysis_set) + " (for the tuning only; not in these settings)"
+    path.write_text(header + config_file_text(config, method, tuning, exclude=NOT_IN_SETTINGS_FILE | analysis,
                                               always={"dataset"}))
     return path
 
@@ -217,7 +225,9 @@ def report(tune: TuneConfig, frame: pd.DataFrame, chosen: dict[str, dict[str, An
              (f"{tune.dataset}, {tune.noise} noise. Every method: {tune.trials} trials (trial 0 = the code's defaults, "
               f"the rest drawn from its range in `configs/search_spaces.toml`), each over split seeds "
               f"{tune.split_seeds} x training seeds {tune.seeds} ({runs} runs). Fixed for all: "
-              f"`{' '.join(tune.set) or '(none)'}`. Validation {tune.metric} at each run's best epoch, mean ± std over "
+              f"`{' '.join(tune.set) or '(none)'}`"
+              + (f", and for the tuning only `{' '.join(tune.analysis_set)}`" if tune.analysis_set else "")
+              + ". Validation {tune.metric} at each run's best epoch, mean ± std over "
               "the runs; the test split is not read here."), ""]
     rows = []
     for (method, trial, settings), part in frame.groupby(["method", "trial", "settings"], sort=False):

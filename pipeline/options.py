@@ -83,11 +83,15 @@ class CandidateOptions(CandidateConfig):
 class JudgeOptions(BaseModel):
     """Who decides hard vs noise, and the gate a judge must pass before it edits the graph."""
 
-    judge: Literal["llm", "oracle", "simulated"] = Field(
+    judge: Literal["llm", "oracle", "simulated", "random", "score"] = Field(
         "llm", description="llm: verdicts from --lm. oracle: the injected-noise flags (an analysis upper "
         "bound that reads ground truth; never a real result). simulated: a judge of known accuracy "
-        "(--judge-accuracy, or --judge-tpr/--judge-tnr) drawn from the same flags (analysis only)."
+        "(--judge-accuracy, or --judge-tpr/--judge-tnr) drawn from the same flags (analysis only). "
+        "random, score: control judges that read nothing and remove --judge-remove-share of the candidate "
+        "positives, at random or the lowest-scored."
     )
+    judge_remove_share: float | None = Field(
+        None, ge=0, le=1, description="--judge random/score: the share of the candidate positives they remove.")
     judge_accuracy: float | None = Field(
         None, ge=0, le=1, description="--judge simulated: the chance of a right decision on each candidate "
         "positive (both rates below; 1 is the oracle)."
@@ -123,6 +127,9 @@ class JudgeOptions(BaseModel):
     def _simulated_judge_has_rates(self):
         if self.judge == "simulated":
             self.judge_rates()
+        if self.judge in ("random", "score") and self.judge_remove_share is None:
+            raise ValueError(f"--judge {self.judge} needs --judge-remove-share (the share of candidate positives "
+                             "it removes)")
         return self
 
     def judge_rates(self) -> tuple[float, float]:

@@ -231,6 +231,23 @@ def test_plain_bpr_trains_on_the_judge_edited_graph(tmp_path, ratings, fake):
     assert len({h for h, in hashes}) == 2
 
 
+@pytest.mark.parametrize("judge", ["random", "score"])
+def test_control_judges_remove_their_share_of_the_candidates_reading_nothing(tmp_path, ratings, fake, judge):
+    cfg = config(tmp_path, ratings, fake, model="lightgcn", edit_graph=True, judge=judge, judge_remove_share=0.5,
+                 candidate_share=1.0, judge_users=None, force_edit=False)
+    _, _, report = run_with_report(cfg)
+    denoise = report.metrics["denoise"]
+    positives, = query(cfg.store, "SELECT count(*) FROM candidates WHERE kind = 'low_score_positive'")[0]
+    assert denoise["gate_open"] == 1.0 and denoise["judge_reads_ground_truth"] == 0.0 and denoise["edges_added"] == 0
+    if judge == "score":  # exactly the lowest-scored half
+        assert denoise["edges_removed"] == round(0.5 * positives)
+    else:  # each with chance one half
+        assert 0.3 * positives < denoise["edges_removed"] < 0.7 * positives
+    assert "control judge" in report.notes["graph edit"]
+    with pytest.raises(ValueError, match="judge-remove-share"):
+        TrainConfig(judge=judge)
+
+
 def test_the_gate_reads_the_labs_break_even_for_its_dataset_and_noise(tmp_path, ratings, fake, monkeypatch):
     from pipeline import lab
 

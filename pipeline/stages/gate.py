@@ -19,6 +19,7 @@ class JudgeGate:
     break_even_source: str = "--gate-break-even"
     interval: tuple[float, float] | None = None
     exact: bool = False
+    control: bool = False  # a control judge (random edits, score-only): no gate, it always edits
 
     @property
     def lower_bound(self) -> float | None:
@@ -34,10 +35,12 @@ class JudgeGate:
 
     @property
     def open(self) -> bool:
-        return self.passes or self.forced
+        return self.passes or self.forced or self.control
 
     @property
     def reason(self) -> str:
+        if self.control:
+            return f"control judge ({self.source}): no gate, it edits by construction"
         if self.accuracy is None:
             text = ("the judge is not measured on a labeled set of this dataset and noise setting (run `python -m evals.judge "
                     "--dataset ...` with this LM and prompt)")

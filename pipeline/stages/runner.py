@@ -37,12 +37,15 @@ from recsys.data.split import SplitData, load_split, make_split, split_summary
 from recsys.data.texts import IMPORTED, imported_vectors, profile_texts
 from recsys.denoising.candidates import CandidateConfig, PretrainConfig, pretrain_candidates
 from recsys.denoising.decisions import (
+    CONTROL_JUDGES,
     GROUND_TRUTH_JUDGES,
     augmented_graph,
     confusion_metrics,
     hard_noise_confusion,
     llm_decisions,
     oracle_decisions,
+    random_edit_decisions,
+    score_only_decisions,
     simulated_decisions,
 )
 from recsys.denoising.semantic import (
@@ -305,6 +308,11 @@ class Stages:
             elif config.judge == "simulated":
                 tpr, tnr = config.judge_rates()
                 decisions = simulated_decisions(self.store, candidate_set, tpr, tnr, config.simulated_seed)
+            elif config.judge == "random":
+                decisions = random_edit_decisions(self.store, candidate_set, config.judge_remove_share,
+                                                  config.simulated_seed)
+            elif config.judge == "score":
+                decisions = score_only_decisions(self.store, candidate_set, config.judge_remove_share)
             else:
                 decisions = llm_decisions(self.store, candidate_set, lm_identity(config),
                                           programs["dual_judge"].prompt_hash,
@@ -348,6 +356,9 @@ class Stages:
         this dataset and noise setting where it has one (--gate-lab), else --gate-break-even."""
         config = self.config
         accuracy, source, interval, exact = None, "", None, False
+        if config.judge in CONTROL_JUDGES:
+            return JudgeGate(None, config.gate_break_even, source=f"--judge {config.judge}, removes "
+                             f"{config.judge_remove_share:.0%} of the candidate positives", control=True)
         if config.judge in GROUND_TRUTH_JUDGES:
             tpr, tnr = config.judge_rates()
             accuracy, source, exact = (tpr + tnr) / 2, f"--judge {config.judge}, by construction", True

@@ -14,6 +14,11 @@ A *simulated* judge of known accuracy is the oracle with set error rates: it cat
 positive (judges it noise) with probability ``tpr`` and keeps a clean one (judges it hard) with
 probability ``tnr``; ``tpr = tnr = 1`` is the oracle. Like the oracle it reads ground truth, adds
 no negatives, and is an analysis judge, never a result.
+
+Two *control* judges read no ground truth and no text, and remove a set share of the candidate
+positives: *random* edits (each with the same chance) and *score-only* (the lowest-scored). A judge's
+value is what it gains over them at the share it removes: the candidates alone already hold more noise
+than the training graph, so deleting some of them at random already helps.
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ from recsys.store import Store
 from recsys.store.candidates import (
     confusion_by_pair,
     injected_train_edges,
+    judged_pairs,
     llm_verdict_pairs,
     oracle_decision_pairs,
 )
 
-JudgeSource = Literal["llm", "oracle", "simulated"]
+JudgeSource = Literal["llm", "oracle", "simulated", "random", "score"]
 GROUND_TRUTH_JUDGES = ("oracle", "simulated")  # analysis judges: they read the injected-noise flags
+CONTROL_JUDGES = ("random", "score")  # remove --judge-remove-share of the candidate positives, reading nothing
 
 DECISION_COLUMNS = ["user_idx", "item_idx", "kind", "decision"]
 INJECTED_PAIR = "positive: injected noise"
@@ -101,6 +108,27 @@ def simulated_decisions(store: Store, candidate_set: str, tpr: float, tnr: float
     clean = positive & ~injected
     hard = (clean & (draw < tnr)) | (injected & (draw >= tpr))
     return truth.assign(decision=np.where(hard, "hard", "noise"))[DECISION_COLUMNS]
+
+
+def random_edit_decisions(store: Store, candidate_set: str, share: float, seed: int) -> pd.DataFrame:
+    """Control judge *random edits*: each candidate positive is judged noise with probability ``share``,
+    reading nothing (no text, no score, no ground truth). What a judge gains over it at the same removal
+    share is the judge's own information, net of the candidate selection. Negatives are never added."""
+    pairs = judged_pairs(store, candidate_set)
+    draw = pair_uniforms(pairs.user_idx.to_numpy(), pairs.item_idx.to_numpy(), seed)
+    kept = (pairs.kind == "low_score_positive").to_numpy() & (draw >= share)
+    return pairs.assign(decision=np.where(kept, "hard", "noise"))[DECISION_COLUMNS]
+
+
+def score_only_decisions(store: Store, candidate_set: str, share: float) -> pd.DataFrame:
+    """Control judge *score-only*: the lowest-scored ``share`` of the candidate positives (by the candidate
+    pretraining's score, ties by user and item) are judged noise, with no judge at all (T-CE-like).
+    Negatives are never added."""
+    pairs = judged_pairs(store, candidate_set)
+    positives = pairs[pairs.kind == "low_score_positive"].sort_values(["score", "user_idx", "item_idx"])
+    removed = pairs.index.isin(positives.index[:round(share * len(positives))])
+    kept = (pairs.kind == "low_score_positive").to_numpy() & ~removed
+    return pairs.assign(decision=np.where(kept, "hard", "noise"))[DECISION_COLUMNS]
 
 
 def decision_edges(frame: pd.DataFrame) -> torch.Tensor:

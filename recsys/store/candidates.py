@@ -97,6 +97,16 @@ def llm_verdict_pairs(store: Store, candidate_set: str, lm_id: str, prompt_hash:
             [lm_id, prompt_hash, lm_id, prompt_hash, candidate_set]).df()
 
 
+def judged_pairs(store: Store, candidate_set: str) -> pd.DataFrame:
+    """The pairs a judge reads, without any ground truth: columns user_idx, item_idx, kind, score (the
+    candidate pretraining's score)."""
+    with store.connect() as con:
+        return con.execute(
+            "SELECT user_idx, item_idx, kind, score FROM candidates WHERE candidate_set = ? "
+            "AND kind IN ('low_score_positive', 'high_score_negative') ORDER BY user_idx, item_idx",
+            [candidate_set]).df()
+
+
 def oracle_decision_pairs(store: Store, candidate_set: str) -> pd.DataFrame:
     """The judged pairs by (user, item) with the ground-truth decision: a clean low-score positive is
     hard, everything else noise. Columns user_idx, item_idx, kind, decision."""

@@ -62,7 +62,9 @@ LATER_FIELD_DEFAULTS = {"label_reserve": 0.0, "encoding": "utf-8", "delimiter": 
                         # and leave to edit the graph from a partial judge
                         "timeout_s": 300.0, "lm_id": None, "allow_partial": False,
                         # issue 16: where training runs; CPU runs keep their hashes
-                        "device": "cpu"}
+                        "device": "cpu",
+                        # issue 28: the control judges' removal share
+                        "judge_remove_share": None}
 # Later fields whose default changed what these models compute: kept in their hashes at any value, so
 # their earlier runs (judged on the first 100 users) do not pass for new ones.
 CHANGED_FOR_MODELS = {"candidate_budget": {"llmhni"}}

@@ -41,15 +41,19 @@ from pipeline.train import TrainConfig
 from recsys.cli import run_cli
 from recsys.data.split import dataset_id_of
 from recsys.store import DEFAULT_STORE_PATH, Store
-from recsys.store.reports import dataset_ids_of_splits, latest_llm_judge_evals
+from recsys.store.reports import dataset_ids_of_splits, latest_llm_judge_evals, run_denoise_metrics
 
 REFERENCE_METHODS = ("clean", "lightgcn", "oracle_all", "dns", "tce", "llmhni_noedit")
-JUDGED_METHODS = ("lightgcn_edited", "llmhni")
+# Controls at each p: BPR on G' with the same share of candidate positives removed as the simulated judge at
+# p removed (read off its lightgcn_edited run), at random or the lowest-scored, reading nothing.
+CONTROL_METHODS = ("random_edits", "score_only")
+JUDGED_METHODS = ("lightgcn_edited", "llmhni", *CONTROL_METHODS)
 METHODS = (*REFERENCE_METHODS, *JUDGED_METHODS)
 LABELS = {"clean": "clean ceiling (LightGCN, 0% noise)", "lightgcn": "noisy backbone (LightGCN)", "dns": "DNS",
           "tce": "T-CE", "oracle_all": "BPR on G minus every injected edge (oracle, every positive judged)",
           "llmhni_noedit": "LLMHNI, G' = G", "lightgcn_edited": "BPR on G' (LightGCN)",
-          "llmhni": "LLMHNI on G'"}
+          "llmhni": "LLMHNI on G'", "random_edits": "random edits, same share (control)",
+          "score_only": "lowest-scored removed, same share (control)"}
 
 
 class JudgeValueConfig(BaseSettings):
@@ -63,7 +67,8 @@ class JudgeValueConfig(BaseSettings):
                              description=NOISE_HELP)
     accuracies: list[float] = Field([0.5, 0.6, 0.7, 0.8, 0.9, 1.0], description="Simulated judge accuracies p.")
     seeds: list[int] = Field([0, 1, 2], description="Training seeds (the simulated judge's draws follow them).")
-    methods: list[str] = Field(["clean", "lightgcn", "dns", "tce", "lightgcn_edited", "llmhni"],
+    methods: list[str] = Field(["clean", "lightgcn", "dns", "tce", "lightgcn_edited", "llmhni", "random_edits",
+                                "score_only"],
                                description=f"Any of {', '.join(METHODS)}.")
     share: float = Field(0.2, gt=0, le=1, description="Full reach: the judged share of every user's positives.")
     metric: str = Field("recall@20", description="The test metric of the curve and the tables.")
@@ -102,7 +107,7 @@ class JudgeValueConfig(BaseSettings):
 
 
 def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, seed: int,
-                accuracy: float | None = None) -> TrainConfig:
+                accuracy: float | None = None, remove_share: float | None = None) -> TrainConfig:
     """The recsys.train config of one cell."""
     kind, ratio = parse_noise(noise)
     base = {"dataset": dataset, "noise_kind": kind, "noise_ratio": ratio, "train_seed": seed, "store": grid.store,
@@ -119,6 +124,10 @@ def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, s
         "llmhni_noedit": {"model": "llmhni", "denoise": False},
         "lightgcn_edited": {"model": "lightgcn", "edit_graph": True} | reach,
         "llmhni": {"model": "llmhni"} | reach,
+        "random_edits": {"model": "lightgcn", "edit_graph": True} | reach | {
+            "judge": "random", "judge_accuracy": None, "judge_remove_share": remove_share},
+        "score_only": {"model": "lightgcn", "edit_graph": True} | reach | {
+            "judge": "score", "judge_accuracy": None, "judge_remove_share": remove_share},
     }[method]
     if extra["model"] == "llmhni":
         extra |= dict(item.split("=", 1) for item in grid.llm_set)
@@ -140,13 +149,36 @@ def grid_cells(grid: JudgeValueConfig) -> list[dict]:
 def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
     """One row per cell with its run id (None where missing and --no-run)."""
     store = Store(grid.store)
-    cells = grid_cells(grid)
+    # the controls read the share their judged cell removed, so they come after every other cell
+    cells = sorted(grid_cells(grid), key=lambda cell: cell["method"] in CONTROL_METHODS)
+    judged_runs = {}
     for number, cell in enumerate(cells, 1):
-        config = cell_config(grid, cell["dataset"], cell["noise"], cell["method"], cell["seed"], cell["accuracy"])
+        share = None
+        if cell["method"] in CONTROL_METHODS:
+            judged = judged_runs.get((cell["dataset"], cell["noise"], cell["accuracy"], cell["seed"]))
+            share = removed_share(store, judged) if judged else None
+            if share is None:
+                console.print(f"{cell['method']} p={cell['accuracy']:g} seed {cell['seed']}: no lightgcn_edited run "
+                              "to match its removal share; skipped")
+                cell["run_id"] = None
+                continue
+        config = cell_config(grid, cell["dataset"], cell["noise"], cell["method"], cell["seed"], cell["accuracy"],
+                             share)
         label = (f"[{number}/{len(cells)}] {cell['dataset']} {cell['noise']} {cell['method']}"
                  + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "") + f" seed {cell['seed']}")
         cell["run_id"] = train_or_read(store, config, label, grid.run, console)
+        if cell["method"] == "lightgcn_edited" and cell["run_id"]:
+            judged_runs[(cell["dataset"], cell["noise"], cell["accuracy"], cell["seed"])] = cell["run_id"]
     return pd.DataFrame(cells)
+
+
+def removed_share(store: Store, run_id: str) -> float | None:
+    """The share of its candidate positives a judged run removed (rounded so that equal shares hash alike)."""
+    metrics = run_denoise_metrics(store, run_id)
+    candidates = metrics.get("injected_candidates", 0) + metrics.get("clean_candidates", 0)
+    if not candidates or "edges_removed" not in metrics:
+        return None
+    return round(metrics["edges_removed"] / candidates, 6)
 
 
 def trained_dataset_ids(store: Path, results: pd.DataFrame) -> dict[str, str]:
@@ -203,6 +235,25 @@ def crossing(points: pd.DataFrame, level: float) -> float | None:
         if ys[k] >= level > ys[k - 1]:
             return float(xs[k - 1] + (level - ys[k - 1]) * (xs[k] - xs[k - 1]) / (ys[k] - ys[k - 1]))
     return None
+
+
+def paying_from(gain: pd.DataFrame) -> float | None:
+    """The lowest p from which the gain's mean stays above 0 at every higher grid point (linear between the
+    last point at or below 0 and the next); None if it does not pay at the grid's top."""
+    xs, ys = gain.accuracy.to_numpy(), gain["mean"].to_numpy()
+    if not len(xs) or ys[-1] <= 0:
+        return None
+    below = np.flatnonzero(ys <= 0)
+    if not len(below):
+        return float(xs[0])
+    k = below[-1]
+    return float(xs[k] + (0 - ys[k]) * (xs[k + 1] - xs[k]) / (ys[k + 1] - ys[k]))
+
+
+def gain_over(points: pd.DataFrame, control: pd.DataFrame) -> pd.DataFrame:
+    """The curve minus the control at each accuracy both have."""
+    both = points.merge(control, on="accuracy", suffixes=("", "_control"))
+    return pd.DataFrame({"accuracy": both.accuracy, "mean": both["mean"] - both["mean_control"]})
 
 
 def at_accuracy(points: pd.DataFrame, accuracy: float) -> float | None:
@@ -270,6 +321,16 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
     if refs.get("llmhni_noedit") is not None:
         headline["llmhni_break_even"] = crossing(full, refs["llmhni_noedit"])
         headline["llmhni_break_even_complete"] = complete(full)
+    for control in CONTROL_METHODS:  # the judge's own information: its gain over a control removing as much
+        points = curves.get(control)
+        if points is None or not len(points) or not len(edited):
+            continue
+        gain = gain_over(edited, points)
+        top = gain.loc[gain.accuracy == gain.accuracy.max(), "mean"]
+        headline[f"gain_over_{control}"] = float(top.iloc[0]) if len(top) else None
+        headline[f"gain_over_{control}_at"] = float(gain.accuracy.max()) if len(gain) else None
+        headline[f"break_even_vs_{control}"] = paying_from(gain)
+        headline[f"break_even_vs_{control}_complete"] = complete(points) and complete(edited)
     lines.append("")
     placed = judges[judges.dataset == dataset] if len(judges) else judges
     if len(placed):
@@ -291,14 +352,16 @@ def reading(headlines: list[dict]) -> list[str]:
 
     header = ["dataset", "noise", "clean", "noisy", "clean − noisy", "all noise removed closes",
               "BPR on oracle G' closes", "break-even p (BPR on G' vs noisy)", "LLMHNI p = 1", "LLMHNI p = 1 closes",
-              "DNS", "LLMHNI p = 1 − DNS", "break-even p (LLMHNI vs LLMHNI G' = G)"]
+              "DNS", "LLMHNI p = 1 − DNS", "break-even p (LLMHNI vs LLMHNI G' = G)",
+              "BPR on G' − random edits, top p", "break-even p vs random edits", "BPR on G' − score-only, top p"]
     rows = []
     for h in headlines:
         diff = (h["llmhni_oracle"] - h["dns"]) if h.get("llmhni_oracle") is not None and h.get("dns") is not None else None
         rows.append([h["dataset"], h["noise"], f(h.get("clean")), f(h.get("noisy")), f(h.get("gap"), "+.4f"),
                      f(h.get("ceiling"), ".0%"), f(h.get("closed"), ".0%"), f(h.get("break_even"), ".2f"),
                      f(h.get("llmhni_oracle")), f(h.get("llmhni_closed"), ".0%"), f(h.get("dns")),
-                     f(diff, "+.4f"), f(h.get("llmhni_break_even"), ".2f")])
+                     f(diff, "+.4f"), f(h.get("llmhni_break_even"), ".2f"), f(h.get("gain_over_random_edits"), "+.4f"),
+                     f(h.get("break_even_vs_random_edits"), ".2f"), f(h.get("gain_over_score_only"), "+.4f")])
     return markdown_table(header, rows)
 
 
@@ -314,7 +377,8 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
         entry = {"dataset_id": dataset_ids[h["dataset"]], "noise_kind": kind, "noise_ratio": ratio,
                  "candidate_share": grid.share, "accuracies": grid.accuracies, "seeds": grid.seeds,
                  "metric": grid.metric, "command": command, "store": str(grid.store)}
-        for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even")):
+        for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even"),
+                           ("bpr_on_g_prime_vs_random", "break_even_vs_random_edits")):
             if h.get(f"{key}_complete"):
                 entry[curve] = h[key]
                 entry[f"{curve}_command"] = command  # the entry's curves may come from different grids
@@ -326,7 +390,8 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
 
 REFERENCE_STYLES = {"clean": ("black", "-"), "lightgcn": ("grey", "--"), "oracle_all": ("tab:olive", "-"),
                     "dns": ("tab:red", ":"), "tce": ("tab:purple", "-."), "llmhni_noedit": ("tab:green", ":")}
-CURVE_STYLES = {"lightgcn_edited": ("tab:blue", "o"), "llmhni": ("tab:orange", "s")}
+CURVE_STYLES = {"lightgcn_edited": ("tab:blue", "o"), "llmhni": ("tab:orange", "s"), "random_edits": ("tab:gray", "x"),
+                "score_only": ("tab:brown", "^")}
 
 
 def plot_panels(results: pd.DataFrame, grid: JudgeValueConfig) -> list[dict]:

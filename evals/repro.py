@@ -58,7 +58,7 @@ class ReproConfig(BaseSettings):
     name: str | None = Field(None, description="Its folder under configs/ (default: the dataset's last path part).")
     noise: list[str] = Field(["random:0"], description=NOISE_HELP)
     denoisers_noise: list[str] = Field(
-        [], description="Extra noise settings run only for LightGCN and the denoisers (T-CE, R-CE), to show what "
+        [], description="Extra noise settings run only for T-CE, to show what "
         "they drop.")
     methods: list[str] = Field(["lightgcn", "sgl", "simgcl", "dns", "tce", "rce"], description="Methods.")
     split_seeds: list[int] = Field([2026], description="Split seeds (a pre-split dataset has one split).")
@@ -116,7 +116,7 @@ def command(repro: ReproConfig, method: str, noise: str) -> str:
 def cells(repro: ReproConfig) -> list[tuple[str, str]]:
     plain = [(method, noise) for noise in repro.noise for method in repro.methods]
     extra = [(method, noise) for noise in repro.denoisers_noise for method in repro.methods
-             if method in ("lightgcn", "tce", "rce")]
+             if method == "tce"]
     return plain + extra
 
 

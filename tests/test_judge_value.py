@@ -69,6 +69,25 @@ def test_the_grid_trains_each_cell_once_and_writes_its_report(tmp_path, ratings)
     assert reported.out.read_text().endswith("kept across regenerations\n")
 
 
+def test_the_control_cells_remove_the_share_their_judged_cell_removed(tmp_path, ratings):
+    config = grid(tmp_path, ratings, methods=["lightgcn", "lightgcn_edited", "random_edits", "score_only"],
+                  accuracies=[0.5, 1.0])
+    assert main(config) == 0
+    rows = query(config.store, "SELECT r.config ->> '$.judge', CAST(r.config ->> '$.judge_accuracy' AS DOUBLE), "
+                               "CAST(r.config ->> '$.judge_remove_share' AS DOUBLE), m.value FROM runs r JOIN metrics m "
+                               "USING (run_id) WHERE m.split = 'denoise' AND m.name = 'edges_removed'")
+    judged = {accuracy: removed for judge, accuracy, _, removed in rows if judge == "simulated"}
+    controls = {(judge, share): removed for judge, _, share, removed in rows if judge != "simulated"}
+    assert len(judged) == 2 and len(controls) == 4  # both controls at both shares
+    shares = sorted({share for _, share in controls})
+    # the lowest-scored share removes exactly as many edges as the judge whose share it copies
+    assert sorted(removed for (judge, _), removed in controls.items() if judge == "score") == sorted(judged.values())
+    assert shares[0] < 0.5 < shares[1]  # a perfect judge removes only the injected share; p = 0.5 about half
+    text = config.out.read_text()
+    assert "random edits, same share (control)" in text and "break-even p vs random edits" in text
+    assert "bpr_on_g_prime_vs_random" in read_lab(config.lab)[0]  # what the gate prefers
+
+
 def test_break_even_is_where_the_curve_crosses_the_reference():
     points = pd.DataFrame({"accuracy": [0.5, 0.7, 0.9], "mean": [0.20, 0.26, 0.30]})
     assert crossing(points, 0.28) == pytest.approx(0.8)
@@ -144,3 +163,28 @@ def test_the_gate_scores_the_edited_kind_counts_abstentions_apart_and_matches_th
     assert everything["n_pairs"] == sum(kinds.values()) - 2
     assert stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high", noise=("realistic", 0.1)) is not None
     assert stored_judge_accuracy(store, dataset_id, "lm", "p", "both_high", noise=("random", 0.4)) is None
+
+
+def test_the_break_even_against_random_edits_is_where_the_judge_keeps_beating_them():
+    from evals.judge_value import gain_over, paying_from
+
+    judged = pd.DataFrame({"accuracy": [0.5, 0.7, 0.9, 1.0], "mean": [0.200, 0.205, 0.230, 0.240]})
+    random = pd.DataFrame({"accuracy": [0.5, 0.7, 0.9, 1.0], "mean": [0.201, 0.215, 0.220, 0.222]})
+    gain = gain_over(judged, random)
+    assert gain["mean"].round(3).tolist() == [-0.001, -0.010, 0.010, 0.018]
+    assert paying_from(gain) == pytest.approx(0.8)  # noise at 0.5 does not count as paying
+    assert paying_from(gain.assign(mean=[0.001, 0.002, 0.003, 0.004])) == 0.5
+    assert paying_from(gain.assign(mean=[0.001, 0.002, 0.003, -0.004])) is None
+
+
+def test_the_gate_prefers_the_break_even_against_random_edits(tmp_path):
+    from pipeline.lab import lab_break_even, write_lab
+
+    path = tmp_path / "lab.json"
+    write_lab([{"dataset_id": "d", "noise_kind": "random", "noise_ratio": 0.2, "llmhni": 0.5, "bpr_on_g_prime": 0.55}],
+              path)
+    assert lab_break_even("d", "random", 0.2, "llmhni", path)[0] == 0.5
+    write_lab([{"dataset_id": "d", "noise_kind": "random", "noise_ratio": 0.2, "bpr_on_g_prime_vs_random": 0.83}],
+              path)
+    value, source = lab_break_even("d", "random", 0.2, "llmhni", path)
+    assert value == 0.83 and "vs_random" in source

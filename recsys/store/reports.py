@@ -76,6 +76,13 @@ def valid_at_best_epoch(store: Store, run_ids: list[str], metric: str) -> dict[s
     return dict(rows)
 
 
+def run_denoise_metrics(store: Store, run_id: str) -> dict[str, float]:
+    """A run's ``denoise`` metrics (what its judge removed, from which candidates), by name."""
+    with store.connect() as con:
+        return dict(con.execute("SELECT name, value FROM metrics WHERE run_id = ? AND split = 'denoise'",
+                                [run_id]).fetchall())
+
+
 def run_split_id(store: Store, run_id: str) -> str:
     """The split a recorded run trained on."""
     with store.connect() as con:

@@ -38,7 +38,7 @@ from evals.harness.cells import (
 )
 from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into, read_ledger
 from evals.harness.paths import REPORTS_DIR
-from evals.harness.tables import markdown_table, mean_std
+from evals.harness.tables import markdown_table, mean_std, text_source_note
 from pipeline.train import MODELS, TrainConfig
 from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -322,7 +322,8 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         "",
     ]
     for dataset in bench.datasets:
-        lines += [f"## {dataset}", "", *metric_table(results, bench, dataset), "",
+        note = text_source_note(results[results.dataset == dataset])
+        lines += [f"## {dataset}", "", *metric_table(results, bench, dataset), "", *([note, ""] if note else []),
                   f"Which {bench.spread_metric} differences exceed the seed spread:", "",
                   *spread_reading(results, bench, dataset), ""]
     lines += [

@@ -35,7 +35,7 @@ from rich.console import Console
 from evals.harness.cells import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
 from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into
 from evals.harness.paths import REPORTS_DIR
-from evals.harness.tables import markdown_table, mean_std
+from evals.harness.tables import markdown_table, mean_std, text_source_note
 from pipeline.lab import LAB_FILE, write_lab
 from pipeline.train import TrainConfig
 from recsys.cli import run_cli
@@ -296,6 +296,9 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
                 cells.append("–")
         rows.append([f"{accuracy:g}{' (oracle)' if accuracy == 1 else ''}", *cells])
     lines += ["", *markdown_table(["judge accuracy p", *(LABELS[m] for m in curves)], rows)]
+    note = text_source_note(part)
+    if note:
+        lines += ["", note]
     edited = curves.get("lightgcn_edited", pd.DataFrame(columns=["accuracy", "mean"]))
     full = curves.get("llmhni", pd.DataFrame(columns=["accuracy", "mean"]))
     clean, noisy, dns = refs.get("clean"), refs.get("lightgcn"), refs.get("dns")

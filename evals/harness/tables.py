@@ -28,3 +28,20 @@ def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]],
 
 def _line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
+
+
+TEXT_SHARES = ("text/user_llm_profile_share", "text/item_llm_profile_share")
+
+
+def text_source_note(frame) -> str | None:
+    """Where the text of the runs that read it came from: the mean share of users and of items with an LLM
+    profile (the rest were raw-text vectors), per method; None if no run read text."""
+    if not all(column in frame for column in TEXT_SHARES):
+        return None
+    rows = frame.dropna(subset=list(TEXT_SHARES))
+    if not len(rows):
+        return None
+    parts = [f"{method}: {group[TEXT_SHARES[0]].mean():.0%} of users, {group[TEXT_SHARES[1]].mean():.0%} of items"
+             for method, group in rows.groupby("method", sort=False)]
+    return ("Where the text came from (share with an LLM profile; the rest are MiniLM vectors of their raw text: "
+            "a user's history titles, an item's title and metadata): " + "; ".join(parts) + ".")

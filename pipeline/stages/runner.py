@@ -201,6 +201,10 @@ class Stages:
             items = torch.as_tensor(cached_encode(self.store, encoder, items_text, progress, "encoding items"))
             self.note("embeddings", f"{encoder.identity}: {len(users_text)} users ({counts['user_profiles']} with "
                                     f"an LLM profile), {len(items_text)} items ({counts['item_profiles']} with one)")
+            # where the text comes from, for every report row that uses it: the rest are raw-text vectors
+            self.report.metrics["text"] = {
+                "user_llm_profile_share": counts["user_profiles"] / max(len(users_text), 1),
+                "item_llm_profile_share": counts["item_profiles"] / max(len(items_text), 1)}
             return users, items
 
     def alignment(self, data: SplitData, user_vecs: torch.Tensor, item_vecs: torch.Tensor

@@ -38,7 +38,7 @@ from judge.lm import LMConfig, lm_identity
 from judge.plots import judge_dot_plot
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
-from judge.quality import classification_scores, judge_decisions, user_bootstrap, verdict_frame
+from judge.quality import classification_scores, judge_decisions, scores_by_kind, user_bootstrap, verdict_frame
 from judge.runner import RunnerConfig
 from recsys.data.texts import profile_texts
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -148,6 +148,7 @@ def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
         "views": views,
         "views_agree": float((frame.user_label[both] == frame.item_label[both]).mean()) if both.any() else float("nan"),
         "accuracy_by_kind": by_kind,
+        "by_kind": scores_by_kind(frame, rule),
         "lm_calls": int(frame.lm_calls.sum()),
         "prompt_tokens": int(frame.prompt_tokens.sum()),
         "completion_tokens": int(frame.completion_tokens.sum()),
@@ -345,6 +346,7 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
         low, high = judge["balanced_accuracy_ci"]
         lines += ["", (f"The judge's balanced accuracy, 95% interval over resampled test users (1,000 draws): "
                        f"{low:.3f} to {high:.3f}.")]
+    lines += ["", *kind_section(judge.get("by_kind", {}))]
     c = judge["confusion"]
     lines += [
         "",
@@ -383,6 +385,28 @@ def markdown_report(report: JudgeReport, config: JudgeEvalConfig, command: str, 
              "No pair has ok verdicts of both views from both this judge and the pairwise one (for this LM): "
              "nothing to compare (run `python -m evals.judge` pairwise first, or see this judge's failures)."), ""]
     return "\n".join(lines)
+
+
+def kind_section(by_kind: dict[str, dict]) -> list[str]:
+    """Each pair kind apart: its base rate, abstentions, and the judge beside the trivial judges."""
+    if not by_kind:
+        return []
+    lines = ["## By pair kind (what the gate reads: the kind the edit acts on)", "",
+             "Only pairs both views decided are scored; a failed or skipped view is an abstention. Within one kind "
+             "the trivial judges are constant (balanced accuracy 0.5), so the judge's balanced accuracy there is "
+             "what it adds over the kind's base rate.", "",
+             "| kind | pairs | abstentions | noise base rate | judge | accuracy | balanced acc. (95% interval) | κ |",
+             "|---|---|---|---|---|---|---|---|"]
+    for kind, scores in by_kind.items():
+        for name in ("judge", "leave alone", "by kind"):
+            s = scores[name]
+            interval = s.get("balanced_accuracy_ci")
+            balanced = _cell(s.get("balanced_accuracy")) + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
+            first = [kind, str(scores["pairs"]), str(scores["abstentions"]), _cell(scores["base_rate_noise"])] \
+                if name == "judge" else ["", "", "", ""]
+            lines.append("| " + " | ".join([*first, name, _cell(s.get("accuracy")), balanced, _cell(s.get("kappa"))])
+                         + " |")
+    return lines
 
 
 def write_report(report: JudgeReport, config: JudgeEvalConfig, command: str) -> Path:

@@ -94,3 +94,32 @@ def stored_judge_accuracy(store: Store, dataset_id: str, lm: str, prompt_hash: s
     return scores | {"label_set": label_set, "part": part, "kind": kind or "every kind",
                      "abstentions": int((~decided).sum()), "balanced_accuracy_ci": interval,
                      "base_rate_noise": float((scored.label != "hard").mean()) if len(scored) else float("nan")}
+
+
+# What doing nothing decides per pair kind: a positive stays (hard), a negative is not added (noise); and the
+# trivial judge that reads only the kind, the opposite ("hard only if the pair is not a training edge").
+LEAVE_ALONE = {"low_score_positive": True, "high_score_negative": False}
+
+
+def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
+    """Per pair kind: the pairs both views decided (failed or skipped views are abstentions, counted apart,
+    not scored), their noise base rate, the judge's scores with a 95% interval (bootstrap over users) of its
+    balanced accuracy, and the two constant trivial judges on the same pairs. Within one kind a constant
+    judge has balanced accuracy 0.5: what the judge adds over the base rate shows there."""
+    result = {}
+    for kind in sorted(frame.kind.unique()):
+        part = frame[frame.kind == kind]
+        decided = (part.user_status == "ok") & (part.item_status == "ok")
+        scored = part[decided]
+        gold = (scored.label == "hard").to_numpy()
+        leave = np.full(gold.size, LEAVE_ALONE.get(kind, True))
+        result[kind] = {
+            "pairs": int(len(part)), "abstentions": int((~decided).sum()),
+            "base_rate_noise": float((~gold).mean()) if gold.size else float("nan"),
+            "judge": classification_scores(gold, judge_decisions(scored, rule)) | {
+                "balanced_accuracy_ci": user_bootstrap(scored, lambda s: balanced_accuracy_of(s, rule))
+                if len(scored) else None},
+            "leave alone": classification_scores(gold, leave),
+            "by kind": classification_scores(gold, ~leave),
+        }
+    return result

@@ -136,6 +136,31 @@ def test_failed_views_leave_the_pair_alone():
     assert judge_decisions(frame, "either_high").tolist() == [True, True, True, False]
 
 
+def test_each_pair_kind_is_scored_apart_with_abstentions_and_the_trivial_judges():
+    from judge.evaluation import kind_section
+    from judge.quality import scores_by_kind
+
+    rows = []
+    for user in range(6):  # per user: two low-scored positives (one noise), one high negative (hard); one failure
+        rows += [
+            {"user_idx": user, "kind": "low_score_positive", "label": "hard", "user_label": "High", "item_label": "High"},
+            {"user_idx": user, "kind": "low_score_positive", "label": "noise", "user_label": "Low", "item_label": "Low"},
+            {"user_idx": user, "kind": "high_score_negative", "label": "hard", "user_label": "High", "item_label": "Mid"},
+        ]
+    frame = pd.DataFrame(rows).assign(user_status="ok", item_status="ok")
+    frame.loc[0, "user_status"] = "failed"
+    by_kind = scores_by_kind(frame, "both_high")
+    low, high = by_kind["low_score_positive"], by_kind["high_score_negative"]
+    assert (low["pairs"], low["abstentions"], low["judge"]["n_pairs"]) == (12, 1, 11)
+    assert low["judge"]["balanced_accuracy"] == 1.0 and low["judge"]["balanced_accuracy_ci"] == (1.0, 1.0)
+    assert low["base_rate_noise"] == pytest.approx(6 / 11)
+    assert low["leave alone"]["balanced_accuracy"] == low["by kind"]["balanced_accuracy"] == 0.5
+    assert high["base_rate_noise"] == 0.0 and high["judge"]["accuracy"] == 0.0  # says noise on every hard negative
+    assert high["by kind"]["accuracy"] == 1.0 and high["leave alone"]["accuracy"] == 0.0
+    text = "\n".join(kind_section(by_kind))
+    assert "| low_score_positive | 12 | 1 | 0.545 | judge | 1.000 | 1.000 (1.000–1.000)" in text
+
+
 def test_the_optimizer_metric_scores_the_combined_decision():
     example = dspy.Example(hard=True)
     assert hard_noise_metric(example, dspy.Prediction(hard=True)) is True

@@ -55,7 +55,9 @@ class BenchConfig(BaseSettings):
         ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con", "llmhd", "hnlmrec", "llmhni"],
         description=f"Methods (python -m recsys.train --model), any of {', '.join(MODELS)}.")
     noise: list[str] = Field(["random:0", "realistic:0.2", "random:0.2", "random:0.4"], description=NOISE_HELP)
-    seeds: list[int] = Field([0, 1, 2], description="Training seeds, each on the same split per noise setting.")
+    split_seeds: list[int] = Field([2026, 7, 11], description="Split seeds (--seed): every cell runs on each split, "
+                                   "so the spread holds split-to-split variance too (issue 28: at least 3).")
+    seeds: list[int] = Field([0, 1], description="Training seeds (--train-seed) on each split.")
     backbone: Literal["lightgcn", "ngcf"] = Field("lightgcn", description="The baselines' graph encoder.")
     metrics: list[str] = Field(["ndcg@20", "recall@20"], description="Test metrics to report.")
     spread_metric: str = Field("recall@20", description="The metric whose differences are tested against the "
@@ -81,13 +83,14 @@ class BenchConfig(BaseSettings):
         sys.exit(main(self))
 
 
-def cell_config(bench: BenchConfig, dataset: str, method: str, noise: str, seed: int) -> TrainConfig:
+def cell_config(bench: BenchConfig, dataset: str, method: str, noise: str, seed: int, split_seed: int = 2026
+                ) -> TrainConfig:
     kind, ratio = parse_noise(noise)
     overrides = dict(item.split("=", 1) for item in bench.set)
     if method in LLM_METHODS:
         overrides |= dict(item.split("=", 1) for item in bench.llm_set)
-    return TrainConfig(model=method, dataset=dataset, noise_kind=kind, noise_ratio=ratio, train_seed=seed,
-                       backbone=bench.backbone, store=bench.store, progress=bench.progress, **overrides)
+    return TrainConfig(model=method, dataset=dataset, noise_kind=kind, noise_ratio=ratio, seed=split_seed,
+                       train_seed=seed, backbone=bench.backbone, store=bench.store, progress=bench.progress, **overrides)
 
 
 def has_lm_work(kinds: dict[str, dict[str, int]]) -> bool:
@@ -105,12 +108,14 @@ def with_recorded_work(work: dict, ledger: Path) -> dict:
 def run_matrix(bench: BenchConfig, console: Console) -> pd.DataFrame:
     """One row per cell: its run id (None where missing and --no-run)."""
     store = Store(bench.store)
-    cells = list(product(bench.datasets, bench.noise, bench.methods, bench.seeds))
+    cells = list(product(bench.datasets, bench.noise, bench.methods, bench.split_seeds, bench.seeds))
     rows = []
-    for number, (dataset, noise, method, seed) in enumerate(cells, 1):
-        label = f"[{number}/{len(cells)}] {dataset} {method} {noise} seed {seed}"
-        run_id = train_or_read(store, cell_config(bench, dataset, method, noise, seed), label, bench.run, console)
-        rows.append({"dataset": dataset, "noise": noise, "method": method, "seed": seed, "run_id": run_id})
+    for number, (dataset, noise, method, split_seed, seed) in enumerate(cells, 1):
+        label = f"[{number}/{len(cells)}] {dataset} {method} {noise} split {split_seed} seed {seed}"
+        config = cell_config(bench, dataset, method, noise, seed, split_seed)
+        run_id = train_or_read(store, config, label, bench.run, console)
+        rows.append({"dataset": dataset, "noise": noise, "method": method, "split_seed": split_seed, "seed": seed,
+                     "run_id": run_id})
     return pd.DataFrame(rows)
 
 
@@ -121,6 +126,16 @@ def values(results: pd.DataFrame, dataset: str, noise: str, method: str, metric:
         return pd.Series(dtype=float)
     return results.loc[(results.dataset == dataset) & (results.noise == noise) & (results.method == method),
                        column].dropna()
+
+
+def split_spread(results: pd.DataFrame, dataset: str, noise: str, method: str, metric: str) -> float | None:
+    """The standard deviation of the per-split means (None with fewer than two splits stored)."""
+    column = f"test/{metric}"
+    if column not in results or "split_seed" not in results:
+        return None
+    part = results.loc[(results.dataset == dataset) & (results.noise == noise) & (results.method == method)]
+    means = part.dropna(subset=[column]).groupby("split_seed")[column].mean()
+    return float(means.std()) if len(means) > 1 else None
 
 
 def beyond_spread(a: pd.Series, b: pd.Series) -> bool:
@@ -151,7 +166,9 @@ def metric_table(results: pd.DataFrame, bench: BenchConfig, dataset: str) -> lis
             base = values(results, dataset, noise, bench.backbone, metric)
             if method != bench.backbone and beyond_spread(these, base):
                 cell += " ▲" if these.mean() > base.mean() else " ▼"
-            cells.append(cell + (f" (n={len(these)})" if len(these) < len(bench.seeds) else ""))
+            spread = split_spread(results, dataset, noise, method, metric)
+            cell += f" [splits {spread:.4f}]" if spread is not None else ""
+            cells.append(cell + (f" (n={len(these)})" if len(these) < len(bench.seeds) * len(bench.split_seeds) else ""))
         rows.append([method, *cells])
     return markdown_table(["method", *header], rows)
 
@@ -291,12 +308,14 @@ def results_from_ledger(ledger: Path) -> pd.DataFrame:
         ratio = float(config["noise_ratio"])
         rows.append({"dataset": config["dataset"], "noise": "random:0" if ratio == 0 else
                      f"{config['noise_kind']}:{ratio:g}", "method": run["model"], "seed": config["train_seed"],
+                     "split_seed": config.get("seed", 2026),
                      "run_id": run["run_id"], "finished_at": run["finished_at"]}
                     | {f"{split}/{name}": value for _, split, name, value in record["metrics"] if split == "test"})
     frame = pd.DataFrame(rows)
     if not len(frame):
         return frame
-    frame = frame.sort_values("finished_at").drop_duplicates(["dataset", "noise", "method", "seed"], keep="last")
+    frame = frame.sort_values("finished_at").drop_duplicates(["dataset", "noise", "method", "split_seed", "seed"],
+                                                             keep="last")
     frame["noise"] = frame.noise.map(lambda n: "random:0" if parse_noise(n)[1] == 0 else n)
     return frame
 
@@ -315,10 +334,12 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
     lines = [
         f"# Benchmark: {', '.join(bench.datasets)}, {bench.backbone} backbone",
         "",
-        f"Command: `{command}`. Each cell is a `python -m recsys.train` run on the same split per dataset and "
+        f"Command: `{command}`. Each cell is `python -m recsys.train` runs on the same splits per dataset and "
         "noise setting, validated on Recall@20 every epoch with patience 20; test metrics at the best validation "
-        f"epoch, mean ± std over training seeds {bench.seeds}. Bold: the best mean of a column. ▲ / ▼: above / "
-        f"below {bench.backbone} on the same split by more than the sum of the two seed stds." + missing_text,
+        f"epoch, mean ± std over all runs (split seeds {bench.split_seeds} x training seeds {bench.seeds}); in "
+        "brackets the std of the per-split means, the split-to-split part of the spread. Bold: the best mean of a "
+        f"column. ▲ / ▼: above / below {bench.backbone} on the same splits by more than the sum of the two stds."
+        + missing_text,
         "",
     ]
     for dataset in bench.datasets:

@@ -23,6 +23,7 @@ judges read the injected-noise flags: this is an analysis of the method, not a r
 from __future__ import annotations
 
 import re
+from itertools import product
 import sys
 from pathlib import Path
 
@@ -66,7 +67,10 @@ class JudgeValueConfig(BaseSettings):
     noise: list[str] = Field(["random:0.2", "random:0.4", "realistic:0.2"],
                              description=NOISE_HELP)
     accuracies: list[float] = Field([0.5, 0.6, 0.7, 0.8, 0.9, 1.0], description="Simulated judge accuracies p.")
-    seeds: list[int] = Field([0, 1, 2], description="Training seeds (the simulated judge's draws follow them).")
+    split_seeds: list[int] = Field([2026, 7, 11], description="Split seeds (--seed): every cell runs on each split "
+                                   "(issue 28: at least 3), so the spread holds split-to-split variance.")
+    seeds: list[int] = Field([0, 1], description="Training seeds on each split (the simulated judge's draws follow "
+                             "them).")
     methods: list[str] = Field(["clean", "lightgcn", "dns", "tce", "lightgcn_edited", "llmhni", "random_edits",
                                 "score_only"],
                                description=f"Any of {', '.join(METHODS)}.")
@@ -107,10 +111,12 @@ class JudgeValueConfig(BaseSettings):
 
 
 def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, seed: int,
-                accuracy: float | None = None, remove_share: float | None = None) -> TrainConfig:
+                accuracy: float | None = None, remove_share: float | None = None, split_seed: int = 2026
+                ) -> TrainConfig:
     """The recsys.train config of one cell."""
     kind, ratio = parse_noise(noise)
-    base = {"dataset": dataset, "noise_kind": kind, "noise_ratio": ratio, "train_seed": seed, "store": grid.store,
+    base = {"dataset": dataset, "noise_kind": kind, "noise_ratio": ratio, "seed": split_seed, "train_seed": seed,
+            "store": grid.store,
             "progress": grid.progress} | dict(item.split("=", 1) for item in grid.set)
     reach = {"judge": "simulated", "judge_accuracy": accuracy, "candidate_share": grid.share, "candidate_budget": None,
              "judge_users": None, "force_edit": True}
@@ -140,9 +146,9 @@ def grid_cells(grid: JudgeValueConfig) -> list[dict]:
         for noise in grid.noise:
             for method in grid.methods:
                 for accuracy in (grid.accuracies if method in JUDGED_METHODS else [None]):
-                    for seed in grid.seeds:
+                    for split_seed, seed in product(grid.split_seeds, grid.seeds):
                         cells.append({"dataset": dataset, "noise": noise, "method": method, "accuracy": accuracy,
-                                      "seed": seed})
+                                      "split_seed": split_seed, "seed": seed})
     return cells
 
 
@@ -155,7 +161,7 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
     for number, cell in enumerate(cells, 1):
         share = None
         if cell["method"] in CONTROL_METHODS:
-            judged = judged_runs.get((cell["dataset"], cell["noise"], cell["accuracy"], cell["seed"]))
+            judged = judged_runs.get((cell["dataset"], cell["noise"], cell["accuracy"], cell["split_seed"], cell["seed"]))
             share = removed_share(store, judged) if judged else None
             if share is None:
                 console.print(f"{cell['method']} p={cell['accuracy']:g} seed {cell['seed']}: no lightgcn_edited run "
@@ -163,12 +169,14 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
                 cell["run_id"] = None
                 continue
         config = cell_config(grid, cell["dataset"], cell["noise"], cell["method"], cell["seed"], cell["accuracy"],
-                             share)
+                             share, cell["split_seed"])
         label = (f"[{number}/{len(cells)}] {cell['dataset']} {cell['noise']} {cell['method']}"
-                 + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "") + f" seed {cell['seed']}")
+                 + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "")
+                 + f" split {cell['split_seed']} seed {cell['seed']}")
         cell["run_id"] = train_or_read(store, config, label, grid.run, console)
         if cell["method"] == "lightgcn_edited" and cell["run_id"]:
-            judged_runs[(cell["dataset"], cell["noise"], cell["accuracy"], cell["seed"])] = cell["run_id"]
+            judged_runs[(cell["dataset"], cell["noise"], cell["accuracy"], cell["split_seed"], cell["seed"])] = \
+                cell["run_id"]
     return pd.DataFrame(cells)
 
 
@@ -291,7 +299,7 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
             if len(row):
                 mean, std, count = row.iloc[0]["mean"], row.iloc[0]["std"], int(row.iloc[0]["count"])
                 cells.append(f"{mean:.4f} ± {0.0 if np.isnan(std) else std:.4f}"
-                             + (f" (n={count})" if count < len(grid.seeds) else ""))
+                             + (f" (n={count})" if count < len(grid.seeds) * len(grid.split_seeds) else ""))
             else:
                 cells.append("–")
         rows.append([f"{accuracy:g}{' (oracle)' if accuracy == 1 else ''}", *cells])
@@ -379,6 +387,7 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
         kind, ratio = parse_noise(h["noise"])
         entry = {"dataset_id": dataset_ids[h["dataset"]], "noise_kind": kind, "noise_ratio": ratio,
                  "candidate_share": grid.share, "accuracies": grid.accuracies, "seeds": grid.seeds,
+                 "split_seeds": grid.split_seeds,
                  "metric": grid.metric, "command": command, "store": str(grid.store)}
         for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even"),
                            ("bpr_on_g_prime_vs_random", "break_even_vs_random_edits")):
@@ -541,7 +550,8 @@ def write_report(grid: JudgeValueConfig, results: pd.DataFrame, judges: pd.DataF
         f"Command: `{command}`. Store: `{grid.store}`.",
         "",
         "Each cell is a `python -m recsys.train` run, validated on Recall@20 every epoch with patience 20; test "
-        f"metrics at the best validation epoch, mean ± std over training seeds {grid.seeds}. The judged methods use "
+        f"metrics at the best validation epoch, mean ± std over all runs (split seeds {grid.split_seeds} x training "
+        f"seeds {grid.seeds}). The judged methods use "
         f"`--judge simulated --judge-accuracy p --candidate-share {grid.share:g}` with the "
         "global `--candidate-budget` unset, and `--force-edit`: a simulated judge decides each candidate positive from the injected-noise flag, right "
         "with probability p (seeded per pair by the training seed; p = 1 is the oracle; negatives are never "

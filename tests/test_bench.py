@@ -15,8 +15,8 @@ from tests.conftest import query
 
 def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
     bench = BenchConfig(datasets=[str(ratings_csv)], methods=["lightgcn", "tce", "rce"],
-                        noise=["random:0", "realistic:0.2"],
-                        seeds=[0, 1], set=["epochs=2", "tce_num_gradual=2"], store=tmp_path / "s.duckdb",
+                        noise=["random:0", "realistic:0.2"], split_seeds=[2026, 7],
+                        seeds=[0], set=["epochs=2", "tce_num_gradual=2"], store=tmp_path / "s.duckdb",
                         out=tmp_path / "bench.md")
     assert main(bench) == 0
     runs = query(bench.store, "SELECT model, count(*) FROM runs WHERE status = 'finished' GROUP BY model ORDER BY model")
@@ -25,6 +25,7 @@ def test_bench_runs_each_cell_once_and_reports(ratings_csv, tmp_path):
     assert "| tce |" in report and "share of batches the edge was dropped from" in report
     assert "mean loss weight" in report and (tmp_path / "bench.png").stat().st_size > 0
     assert "Which recall@20 differences exceed the seed spread" in report and "- **clean 0%**: best " in report
+    assert "[splits " in report and "split seeds [2026, 7]" in report  # the split-to-split part, apart
 
     assert main(bench) == 0  # a re-run reads every cell back instead of training it again
     assert query(bench.store, "SELECT count(*) FROM runs")[0][0] == 12
@@ -67,7 +68,7 @@ def test_unknown_methods_are_an_error(tmp_path):
 
 def test_scale_projects_a_run_from_the_reference_epochs(ratings_csv, tmp_path):
     reference = BenchConfig(datasets=[str(ratings_csv)], methods=["lightgcn", "dns"], noise=["realistic:0.1"], seeds=[0],
-                            set=["epochs=3"], store=tmp_path / "ref.duckdb", out=tmp_path / "bench.md")
+                            split_seeds=[2026], set=["epochs=3"], store=tmp_path / "ref.duckdb", out=tmp_path / "bench.md")
     assert main(reference) == 0
     dataset_id = query(reference.store, "SELECT dataset_id FROM splits")[0][0]
     scale = ScaleConfig(dataset=str(ratings_csv), methods=["bpr", "dns"], epochs=1, store=tmp_path / "scale.duckdb",

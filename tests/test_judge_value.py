@@ -28,7 +28,7 @@ def ratings(tmp_path):
 
 
 def grid(tmp_path, ratings, **overrides) -> JudgeValueConfig:
-    base = dict(datasets=[str(ratings)], noise=["random:0.2"], accuracies=[0.5, 1.0], seeds=[0],
+    base = dict(datasets=[str(ratings)], noise=["random:0.2"], accuracies=[0.5, 1.0], seeds=[0], split_seeds=[2026],
                 methods=["clean", "lightgcn", "lightgcn_edited"], share=1.0, store=tmp_path / "grid.duckdb",
                 judges_store=tmp_path / "none.duckdb", out=tmp_path / "judge_value.md", lab=tmp_path / "lab.json",
                 set=["epochs=3", "batch_size=256", "patience=5"])

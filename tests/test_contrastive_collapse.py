@@ -58,10 +58,11 @@ def split() -> SplitData:
     return make_split()
 
 
-def train(split: SplitData, make_objective) -> float:
+def train(split: SplitData, make_objective, needs_model: bool = False) -> float:
     torch.manual_seed(0)
     model = build_model(split, "lightgcn", OPTIM)
-    return fit(model, split, make_objective(), OPTIM, seed=0, progress=False).valid["recall@20"]
+    objective = make_objective(model) if needs_model else make_objective()  # RLMRec-Con attaches its MLP first
+    return fit(model, split, objective, OPTIM, seed=0, progress=False).valid["recall@20"]
 
 
 def sgl(split, paper_scale=True):
@@ -76,6 +77,22 @@ def simgcl(split, paper_scale=True):
 def l_hal(split):
     config = LLMHNIConfig(semantic_negatives=False, denoise=False, lambda_hal=PAPER_WEIGHT, pool_candidates=1)
     return LLMHNIObjective(split.train, split.train, NUM_USERS, NUM_ITEMS, config, OPTIM.reg)
+
+
+def l_de(split):
+    """L_de between G and a G' that lost a tenth of its edges (a judge's removals)."""
+    keep = torch.rand(split.train.size(1), generator=torch.Generator().manual_seed(1)) >= 0.1
+    config = LLMHNIConfig(semantic_negatives=False, lambda_de=PAPER_WEIGHT, hallucination_loss=False, pool_candidates=1)
+    return LLMHNIObjective(split.train, split.train[:, keep], NUM_USERS, NUM_ITEMS, config, OPTIM.reg)
+
+
+def rlmrec_con(split, model, paper_scale=True):
+    """RLMRec-Con at its default (the official) weight, with random 48-d "profile" vectors."""
+    from pipeline.methods.rlmrec_con import RLMRecConConfig, objective
+
+    generator = torch.Generator().manual_seed(2)
+    text = (torch.randn(NUM_USERS, 48, generator=generator), torch.randn(NUM_ITEMS, 48, generator=generator))
+    return objective(split, RLMRecConConfig(rlmrec_paper_scale=paper_scale), OPTIM.reg, model, text)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +114,18 @@ def test_the_paper_weight_is_scaled_to_the_layer_mean_encoder(split):
 def test_paper_weight_does_not_collapse(split, bpr_recall, name, make):
     recall = train(split, lambda: make(split))
     assert recall >= bpr_recall - MARGIN, f"{name} at λ = {PAPER_WEIGHT}: valid R@20 {recall:.4f}, BPR {bpr_recall:.4f}"
+
+
+def test_l_de_at_the_paper_weight_does_not_collapse(split, bpr_recall):
+    recall = train(split, lambda: l_de(split))
+    assert recall >= bpr_recall - MARGIN, f"L_de at λ = {PAPER_WEIGHT}: valid R@20 {recall:.4f}, BPR {bpr_recall:.4f}"
+
+
+def test_rlmrec_con_at_its_default_weight_does_not_collapse(split, bpr_recall):
+    recall = train(split, lambda model: rlmrec_con(split, model), needs_model=True)
+    assert recall >= bpr_recall - MARGIN, f"RLMRec-Con: valid R@20 {recall:.4f}, BPR {bpr_recall:.4f}"
+    unscaled = train(split, lambda model: rlmrec_con(split, model, paper_scale=False), needs_model=True)
+    assert unscaled < bpr_recall - MARGIN  # the official 0.01 used as given: the same trap as SGL's
 
 
 def test_the_unscaled_weight_still_collapses_sgl(split, bpr_recall):

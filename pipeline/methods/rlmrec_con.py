@@ -20,8 +20,14 @@ from recsys.training.trainer import OptimConfig, build_model
 
 
 class RLMRecConConfig(BaseModel):
-    # The official kd_weight; with MiniLM vectors of the base entity texts: 0.01 gives R@20 0.303, 0.1 collapses (0.10).
-    rlmrec_weight: float = Field(0.01, ge=0, description="RLMRec-Con: weight of the CF-text InfoNCE term.")
+    # The official kd_weight for Amazon-book and Yelp (RLMRec's lightgcn_plus.yml), set for its layer-sum LightGCN
+    # (`sum(embeds_list)`), so on the papers' scale like SGL's λ. Used as given on PyG's layer-mean encoder it is
+    # 16x too strong: 0.01 collapsed the collapse guard's graph (valid R@20 0.17 against BPR's 0.62).
+    rlmrec_weight: float = Field(0.01, ge=0, description="RLMRec-Con: weight of the CF-text InfoNCE term, on the "
+                                 "paper's scale.")
+    rlmrec_paper_scale: bool = Field(
+        True, description="RLMRec-Con: read --rlmrec-weight on the paper's layer-sum scale (x 1/(L+1)^2 on LightGCN); "
+        "--no-rlmrec-paper-scale uses it as given (before 2026-12-06: 0.01 as given is 0.16 on the paper's scale).")
     rlmrec_temperature: float = Field(0.2, gt=0, description="RLMRec-Con: InfoNCE temperature.")
     rlmrec_hidden: int | None = Field(
         None, gt=0, description="RLMRec-Con: hidden size of the text-to-CF MLP (default (text dim + CF dim) // 2, "
@@ -101,9 +107,10 @@ class RLMRecConObjective(ContrastiveObjective):
 
     def __init__(self, edges, num_users: int, num_items: int, reg: float, user_text: torch.Tensor,
                  item_text: torch.Tensor, projector: torch.nn.Module, weight: float, temperature: float,
-                 user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None):
+                 user_mask: torch.Tensor | None = None, item_mask: torch.Tensor | None = None,
+                 paper_scale: bool = False):
         super().__init__(edges, normalized_adjacency(edges, num_users, num_items),
-                         UniformNegativeSampler(edges, num_items), reg, weight, temperature)
+                         UniformNegativeSampler(edges, num_items), reg, weight, temperature, paper_scale)
         self.alignment = CFProfileContrast(user_text, item_text, projector, temperature, user_mask, item_mask)
 
     @property
@@ -132,7 +139,8 @@ def objective(data, config: RLMRecConConfig, reg: float, model: torch.nn.Module,
     adj = normalized_adjacency(data.train, data.num_users, data.num_items)
     projector = attach_projector(model, adj, user_text, item_text, config.rlmrec_hidden)
     return RLMRecConObjective(data.train, data.num_users, data.num_items, reg, user_text, item_text, projector,
-                              config.rlmrec_weight, config.rlmrec_temperature)
+                              config.rlmrec_weight, config.rlmrec_temperature,
+                              paper_scale=config.rlmrec_paper_scale)
 
 
 def run(config, console) -> tuple:

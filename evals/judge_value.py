@@ -23,8 +23,8 @@ judges read the injected-noise flags: this is an analysis of the method, not a r
 from __future__ import annotations
 
 import re
-from itertools import product
 import sys
+from itertools import product
 from pathlib import Path
 
 import numpy as np

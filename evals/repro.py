@@ -155,8 +155,8 @@ def report(repro: ReproConfig, results: pd.DataFrame) -> str:
     claims = CLAIMS.get(repro.folder, {})
     done = results[results.run_id.notna()]
     lines = [f"# Reproduction on {repro.folder}: each method at its tuned settings, beside its paper", "",
-             f"Command: `python -m evals.repro {' '.join(a for a in sys.argv[1:] if a != '--no-run')}`. "
-             f"Store: `{repro.store}`.", "",
+             (f"Command: `python -m evals.repro {' '.join(a for a in sys.argv[1:] if a != '--no-run')}`. "
+              f"Store: `{repro.store}`."), "",
              (f"{repro.dataset}; every cell: mean ± std over split seeds {repro.split_seeds} x training seeds "
               f"{repro.seeds}. Settings: `configs/{repro.folder}/<method>.toml`, chosen on validation by "
               "`python -m evals.tune` (see each file's `[tuning]` table); a method without a file runs on its "
@@ -175,8 +175,8 @@ def report(repro: ReproConfig, results: pd.DataFrame) -> str:
     orderings = ORDERINGS.get(repro.folder, [])
     clean = [n for n in repro.noise if parse_noise(n)[1] == 0]
     if orderings and clean:
-        lines += ["", "## The papers' orderings (clean split, test R@20, beyond = the gap of the means exceeds the "
-                  "larger std)", ""]
+        lines += ["", ("## The papers' orderings (clean split, test R@20, beyond = the gap of the means exceeds "
+                       "the larger std)"), ""]
         test = "test/recall@20"
         for better, worse in orderings:
             b = done[(done.method == better) & (done.noise == clean[0])].get(test, pd.Series(dtype=float))

@@ -392,9 +392,9 @@ def kind_section(by_kind: dict[str, dict]) -> list[str]:
     if not by_kind:
         return []
     lines = ["## By pair kind (what the gate reads: the kind the edit acts on)", "",
-             "Only pairs both views decided are scored; a failed or skipped view is an abstention. Within one kind "
-             "the trivial judges are constant (balanced accuracy 0.5), so the judge's balanced accuracy there is "
-             "what it adds over the kind's base rate.", "",
+             ("Only pairs both views decided are scored; a failed or skipped view is an abstention. Within one "
+              "kind the trivial judges are constant (balanced accuracy 0.5), so the judge's balanced accuracy there "
+              "is what it adds over the kind's base rate."), "",
              "| kind | pairs | abstentions | noise base rate | judge | accuracy | balanced acc. (95% interval) | κ |",
              "|---|---|---|---|---|---|---|---|"]
     for kind, scores in by_kind.items():

@@ -114,7 +114,7 @@ def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
         gold = (scored.label == "hard").to_numpy()
         leave = np.full(gold.size, LEAVE_ALONE.get(kind, True))
         result[kind] = {
-            "pairs": int(len(part)), "abstentions": int((~decided).sum()),
+            "pairs": len(part), "abstentions": int((~decided).sum()),
             "base_rate_noise": float((~gold).mean()) if gold.size else float("nan"),
             "judge": classification_scores(gold, judge_decisions(scored, rule)) | {
                 "balanced_accuracy_ci": user_bootstrap(scored, lambda s: balanced_accuracy_of(s, rule))

@@ -24,8 +24,8 @@ from recsys.data.datasets import DataValidationError
 METADATA_TABLES = ("tuning",)
 # Options renamed since settings files and commands were written: old name -> (new name, why).
 RENAMED_OPTIONS = {
-    "lambda_align": ("lambda_rlmrec", "it weighs RLMRec-Con's CF-profile InfoNCE (L_rlm), not the paper's L_al, "
-                     "which trains the semantic projector (the --align-* options)"),
+    "lambda_align": ("lambda_rlmrec", ("it weighs RLMRec-Con's CF-profile InfoNCE (L_rlm), not the paper's L_al, "
+                                       "which trains the semantic projector (the --align-* options)")),
 }
 # TOML has no null: an option set to None where its default is not None is written as this string.
 NONE = "None"

@@ -68,6 +68,8 @@ class ReproConfig(BaseSettings):
     store: Path = Field(DEFAULT_STORE_PATH.parent / "tuning.duckdb", description="DuckDB store (the tuning's, so "
                         "that its runs at the chosen settings are reused).")
     out: Path = Field(REPORTS_DIR / "repro.md", description="The markdown report.")
+    notes: Path | None = Field(None, description="A hand-written markdown reading appended to the report (kept in "
+                               "its own file so that regenerating the report keeps it).")
     run: bool = Field(True, description="Train missing runs (--no-run only reports what is stored).")
 
     _check_noise = field_validator("noise", "denoisers_noise")(check_noise)
@@ -195,6 +197,8 @@ def report(repro: ReproConfig, results: pd.DataFrame) -> str:
                 for (method, noise), part in dropping.groupby(["method", "noise"], sort=False)
                 if part[DROP_METRICS[0]].notna().any()]
         lines += markdown_table(["method", "noise", "injected edges dropped", "clean edges dropped"], rows)
+    if repro.notes is not None and repro.notes.exists():
+        lines += ["", repro.notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

@@ -227,7 +227,7 @@ def report(tune: TuneConfig, frame: pd.DataFrame, chosen: dict[str, dict[str, An
               f"{tune.split_seeds} x training seeds {tune.seeds} ({runs} runs). Fixed for all: "
               f"`{' '.join(tune.set) or '(none)'}`"
               + (f", and for the tuning only `{' '.join(tune.analysis_set)}`" if tune.analysis_set else "")
-              + ". Validation {tune.metric} at each run's best epoch, mean ± std over "
+              + f". Validation {tune.metric} at each run's best epoch, mean ± std over "
               "the runs; the test split is not read here."), ""]
     rows = []
     for (method, trial, settings), part in frame.groupby(["method", "trial", "settings"], sort=False):

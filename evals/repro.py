@@ -187,8 +187,10 @@ def report(repro: ReproConfig, results: pd.DataFrame) -> str:
                 lines.append(f"- {better} > {worse}: not measured")
                 continue
             gap = b.mean() - w.mean()
-            verdict = ("holds beyond the spread" if beyond_spread(b, w) else
-                       "holds, within the spread" if gap > 0 else "does not hold")
+            single = min(len(b.dropna()), len(w.dropna())) < 2
+            verdict = ("does not hold" if gap <= 0 else
+                       "holds (a single run on one side: no spread to test against)" if single else
+                       "holds beyond the spread" if beyond_spread(b, w) else "holds, within the spread")
             lines.append(f"- {better} > {worse}: {verdict} ({b.mean():.4f} vs {w.mean():.4f}, gap {gap:+.4f})")
     dropping = done[done.method.isin(["tce", "rce"])]
     if all(metric in dropping for metric in DROP_METRICS) and dropping[list(DROP_METRICS)].notna().any().any():

@@ -230,10 +230,12 @@ def report(tune: TuneConfig, frame: pd.DataFrame, chosen: dict[str, dict[str, An
               + f". Validation {tune.metric} at each run's best epoch, mean ± std over "
               "the runs; the test split is not read here."), ""]
     rows = []
+    unfinished = {method for method, part in frame.groupby("method") if part.valid.isna().any()}
     for (method, trial, settings), part in frame.groupby(["method", "trial", "settings"], sort=False):
         values = part.valid.dropna().tolist()
-        mark = " **chosen**" if chosen.get(method, {}).get("trial") == trial else ""
-        rows.append([method, trial, f"`{settings}`{mark}", mean_std(values) if values else "–", len(values)])
+        mark = (" **chosen**" + (" (of the trials run: the budget is not complete)" if method in unfinished else "")
+                if chosen.get(method, {}).get("trial") == trial else "")
+        rows.append([method, trial, f"`{settings}`{mark}", mean_std(values) if values else "not run", len(values)])
     lines += markdown_table(["method", "trial", "settings", f"valid {tune.metric}", "runs"], rows)
     lines += ["", "Ranges:", ""] + [f"- {method}: {space.get('source', '')}" for method, space in spaces.items()]
     return "\n".join(lines) + "\n"

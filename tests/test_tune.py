@@ -15,7 +15,7 @@ from tests.conftest import query
 
 
 def test_every_method_gets_the_same_trials_the_defaults_first_and_no_repeat():
-    spaces = read_spaces(TuneConfig().spaces, ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "llmhni"])
+    spaces = read_spaces(TuneConfig().spaces, ["lightgcn", "dns", "tce", "rce", "sgl", "simgcl", "rlmrec_con", "llmhni"])
     for method, space in spaces.items():
         trials = draw_trials(method, space, 4)
         assert len(trials) == 4 and trials[0] == {}  # the code's defaults first

@@ -32,12 +32,15 @@ from evals.harness.cells import (
     check_noise,
     lm_work,
     noise_label,
+    option_values,
     parse_noise,
     read_results,
+    settings_file,
+    settings_values,
     train_or_read,
 )
 from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into, read_ledger
-from evals.harness.paths import REPORTS_DIR
+from evals.harness.paths import CONFIGS_DIR, REPORTS_DIR
 from evals.harness.tables import markdown_table, mean_std, text_source_note
 from pipeline.train import MODELS, TrainConfig
 from recsys.cli import run_cli
@@ -65,6 +68,11 @@ class BenchConfig(BaseSettings):
     set: list[str] = Field([], description="Extra recsys.train options as key=value (e.g. epochs=50).")
     llm_set: list[str] = Field([], description="Extra options for the LLM methods' cells only "
                                f"({', '.join(LLM_METHODS)}), e.g. max_users=40 where LM calls are slow.")
+    configs_dir: Path = Field(CONFIGS_DIR, description="Each cell starts from its method's tuned settings file "
+                              "<configs-dir>/<dataset>/<method>.toml where one exists (python -m evals.tune writes "
+                              "them); --set and --llm-set go on top.")
+    settings_files: bool = Field(True, description="Read the tuned settings files (--no-settings-files: every "
+                                 "method at the code's defaults).")
     store: Path = Field(DEFAULT_STORE_PATH, description="DuckDB store file.")
     out: Path = Field(REPORTS_DIR / "bench.md", description="The markdown report; plots go beside it.")
     run: bool = Field(True, description="Train missing cells (--no-run only reports what is stored).")
@@ -86,11 +94,27 @@ class BenchConfig(BaseSettings):
 def cell_config(bench: BenchConfig, dataset: str, method: str, noise: str, seed: int, split_seed: int = 2026
                 ) -> TrainConfig:
     kind, ratio = parse_noise(noise)
-    overrides = dict(item.split("=", 1) for item in bench.set)
+    path = method_file(bench, dataset, method)
+    overrides = settings_values(path, method) | {"dataset": dataset} | option_values(bench.set)
     if method in LLM_METHODS:
-        overrides |= dict(item.split("=", 1) for item in bench.llm_set)
-    return TrainConfig(model=method, dataset=dataset, noise_kind=kind, noise_ratio=ratio, seed=split_seed,
-                       train_seed=seed, backbone=bench.backbone, store=bench.store, progress=bench.progress, **overrides)
+        overrides |= option_values(bench.llm_set)
+    return TrainConfig(model=method, noise_kind=kind, noise_ratio=ratio, seed=split_seed, train_seed=seed,
+                       backbone=bench.backbone, store=bench.store, progress=bench.progress, config=path, **overrides)
+
+
+def method_file(bench: BenchConfig, dataset: str, method: str) -> Path | None:
+    return settings_file(bench.configs_dir, dataset, method) if bench.settings_files else None
+
+
+def settings_note(bench: BenchConfig) -> str:
+    """Which cells started from a tuned settings file, for the report's header."""
+    used = {dataset: [method for method in bench.methods if method_file(bench, dataset, method)]
+            for dataset in bench.datasets}
+    if not any(used.values()):
+        return " Every method runs at the code's defaults (no settings files)."
+    return (" Settings files (`configs/<dataset>/<method>.toml`, chosen on validation by `python -m evals.tune`): "
+            + "; ".join(f"{dataset}: {', '.join(methods) or 'none'}" for dataset, methods in used.items())
+            + "; the other methods run at the code's defaults.")
 
 
 def has_lm_work(kinds: dict[str, dict[str, int]]) -> bool:
@@ -339,7 +363,7 @@ def write_report(bench: BenchConfig, results: pd.DataFrame, work: dict, command:
         f"epoch, mean ± std over all runs (split seeds {bench.split_seeds} x training seeds {bench.seeds}); in "
         "brackets the std of the per-split means, the split-to-split part of the spread. Bold: the best mean of a "
         f"column. ▲ / ▼: above / below {bench.backbone} on the same splits by more than the sum of the two stds."
-        + missing_text,
+        + settings_note(bench) + missing_text,
         "",
     ]
     for dataset in bench.datasets:

@@ -33,9 +33,18 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.harness.cells import NOISE_HELP, check_noise, parse_noise, read_results, train_or_read
+from evals.harness.cells import (
+    NOISE_HELP,
+    check_noise,
+    option_values,
+    parse_noise,
+    read_results,
+    settings_file,
+    settings_values,
+    train_or_read,
+)
 from evals.harness.ledger import export_cells, extra_records, ledger_path, read_into
-from evals.harness.paths import REPORTS_DIR
+from evals.harness.paths import CONFIGS_DIR, REPORTS_DIR
 from evals.harness.tables import markdown_table, mean_std, text_source_note
 from pipeline.lab import LAB_FILE, write_lab
 from pipeline.train import TrainConfig
@@ -80,6 +89,11 @@ class JudgeValueConfig(BaseSettings):
     llm_set: list[str] = Field(
         [], description="Extra options for the cells that run LM stages (llmhni, llmhni_noedit: profiles for the "
         "semantic negatives), e.g. max_items=10 where LM calls are slow; the reference cells keep their configs.")
+    configs_dir: Path = Field(CONFIGS_DIR, description="Each cell starts from its model's tuned settings file "
+                              "<configs-dir>/<dataset>/<model>.toml where one exists; the cell's own options, --set "
+                              "and --llm-set go on top.")
+    settings_files: bool = Field(True, description="Read the tuned settings files (--no-settings-files: the "
+                                 "code's defaults).")
     store: Path = Field(DEFAULT_STORE_PATH.parent / "judge_value.duckdb", description="DuckDB store of the grid.")
     judges_store: Path = Field(DEFAULT_STORE_PATH, description="Store whose judge_evals place real judges.")
     out: Path = Field(REPORTS_DIR / "judge_value.md", description="The markdown report; the PNG goes beside it.")
@@ -117,7 +131,7 @@ def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, s
     kind, ratio = parse_noise(noise)
     base = {"dataset": dataset, "noise_kind": kind, "noise_ratio": ratio, "seed": split_seed, "train_seed": seed,
             "store": grid.store,
-            "progress": grid.progress} | dict(item.split("=", 1) for item in grid.set)
+            "progress": grid.progress} | option_values(grid.set)
     reach = {"judge": "simulated", "judge_accuracy": accuracy, "candidate_share": grid.share, "candidate_budget": None,
              "judge_users": None, "force_edit": True}
     extra = {
@@ -136,8 +150,9 @@ def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, s
             "judge": "score", "judge_accuracy": None, "judge_remove_share": remove_share},
     }[method]
     if extra["model"] == "llmhni":
-        extra |= dict(item.split("=", 1) for item in grid.llm_set)
-    return TrainConfig(**(base | extra))
+        extra |= option_values(grid.llm_set)
+    path = settings_file(grid.configs_dir, dataset, extra["model"]) if grid.settings_files else None
+    return TrainConfig(**(settings_values(path, extra["model"]) | base | extra), config=path)
 
 
 def grid_cells(grid: JudgeValueConfig) -> list[dict]:

@@ -15,16 +15,23 @@ from itertools import product
 from pathlib import Path
 
 import pandas as pd
-import tomllib
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.harness.cells import NOISE_HELP, check_noise, noise_label, parse_noise, read_results, train_or_read
-from evals.harness.paths import REPORTS_DIR
+from evals.harness.cells import (
+    NOISE_HELP,
+    check_noise,
+    noise_label,
+    option_values,
+    parse_noise,
+    read_results,
+    settings_file,
+    settings_values,
+    train_or_read,
+)
+from evals.harness.paths import CONFIGS_DIR, REPORTS_DIR, shown
 from evals.harness.tables import markdown_table, mean_std
-from evals.tune import REPO, shown
-from pipeline.config_files import METADATA_TABLES
 from pipeline.train import TrainConfig
 from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -64,7 +71,7 @@ class ReproConfig(BaseSettings):
     split_seeds: list[int] = Field([2026], description="Split seeds (a pre-split dataset has one split).")
     seeds: list[int] = Field([0, 1, 2], description="Training seeds per split.")
     set: list[str] = Field([], description="recsys.train options of every run on top of the settings files.")
-    configs_dir: Path = Field(REPO / "configs", description="Where <name>/<method>.toml are read.")
+    configs_dir: Path = Field(CONFIGS_DIR, description="Where <name>/<method>.toml are read.")
     store: Path = Field(DEFAULT_STORE_PATH.parent / "tuning.duckdb", description="DuckDB store (the tuning's, so "
                         "that its runs at the chosen settings are reused).")
     out: Path = Field(REPORTS_DIR / "repro.md", description="The markdown report.")
@@ -82,35 +89,24 @@ class ReproConfig(BaseSettings):
         sys.exit(main(self))
 
 
-def settings_file(repro: ReproConfig, method: str) -> Path | None:
-    path = repro.configs_dir / repro.folder / f"{method}.toml"
-    return path if path.exists() else None
-
-
-def file_values(path: Path | None) -> dict:
-    if path is None:
-        return {}
-    values = tomllib.loads(path.read_text())
-    values.pop("method", None)
-    for table in METADATA_TABLES:
-        values.pop(table, None)
-    return {key: None if value == "None" else value for key, value in values.items()}
+def method_file(repro: ReproConfig, method: str) -> Path | None:
+    return settings_file(repro.configs_dir, repro.folder, method)
 
 
 def run_config(repro: ReproConfig, method: str, noise: str, split_seed: int, seed: int) -> TrainConfig:
     kind, ratio = parse_noise(noise)
-    path = settings_file(repro, method)
-    values = file_values(path) | {"dataset": repro.dataset} | dict(item.split("=", 1) for item in repro.set)
+    path = method_file(repro, method)
+    values = settings_values(path, method) | {"dataset": repro.dataset} | option_values(repro.set)
     return TrainConfig(model=method, noise_kind=kind, noise_ratio=ratio, seed=split_seed, train_seed=seed,
                        store=repro.store, progress=False, config=path, **values)
 
 
 def command(repro: ReproConfig, method: str, noise: str) -> str:
     kind, ratio = parse_noise(noise)
-    path = settings_file(repro, method)
+    path = method_file(repro, method)
     parts = [f"python -m recsys.train {method}", f"--config {shown(path)}" if path else "",
              f"--dataset {repro.dataset}", f"--noise-kind {kind} --noise-ratio {ratio:g}",
-             " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (item.split("=", 1) for item in repro.set)),
+             " ".join(f"--{k.replace('_', '-')} {v}" for k, v in option_values(repro.set).items()),
              f"--seed {{{','.join(map(str, repro.split_seeds))}}} --train-seed {{{','.join(map(str, repro.seeds))}}}"]
     return " ".join(part for part in parts if part)
 
@@ -165,7 +161,7 @@ def report(repro: ReproConfig, results: pd.DataFrame) -> str:
               "defaults. Validation R@20 at the best epoch; test at that epoch."), ""]
     rows = []
     for (method, noise), part in done.groupby(["method", "noise"], sort=False):
-        path = settings_file(repro, method)
+        path = method_file(repro, method)
         rows.append([method, noise_label(noise), f"`{shown(path)}`" if path else "defaults", cell(part.valid),
                      cell(part.get("test/recall@20", pd.Series(dtype=float))),
                      cell(part.get("test/ndcg@20", pd.Series(dtype=float))), len(part),

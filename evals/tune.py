@@ -23,8 +23,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from evals.harness.cells import NOISE_HELP, check_noise, parse_noise, train_or_read
-from evals.harness.paths import REPORTS_DIR
+from evals.harness.cells import NOISE_HELP, check_noise, option_values, parse_noise, train_or_read
+from evals.harness.paths import CONFIGS_DIR, REPORTS_DIR, shown
 from evals.harness.tables import markdown_table, mean_std
 from pipeline.config_files import config_file_text
 from pipeline.registry import METHODS, method_settings
@@ -33,8 +33,7 @@ from recsys.cli import run_cli
 from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.store.reports import valid_at_best_epoch
 
-REPO = Path(__file__).resolve().parents[1]
-SEARCH_SPACES = REPO / "configs" / "search_spaces.toml"
+SEARCH_SPACES = CONFIGS_DIR / "search_spaces.toml"
 # What a settings file leaves out: where and how a run is recorded, and what varies between the runs of
 # one setting (the noise, the split and training seeds), so that one file serves every noise setting.
 NOT_IN_SETTINGS_FILE = {"store", "progress", "threads", "store_flush_seconds", "config", "seed", "train_seed",
@@ -65,7 +64,7 @@ class TuneConfig(BaseSettings):
         "judge that tunes LLMHNI's module 2 (e.g. judge=simulated judge_accuracy=1 force_edit=true).")
     metric: str = Field("recall@20", description="Validation metric that chooses.")
     spaces: Path = Field(SEARCH_SPACES, description="The methods' tuning ranges (TOML).")
-    configs_dir: Path = Field(REPO / "configs", description="Where <name>/<method>.toml are written.")
+    configs_dir: Path = Field(CONFIGS_DIR, description="Where <name>/<method>.toml are written.")
     write_configs: bool = Field(True, description="Write each method's chosen settings file.")
     store: Path = Field(DEFAULT_STORE_PATH.parent / "tuning.duckdb", description="DuckDB store of the trials.")
     out: Path | None = Field(None, description="The markdown report (default evals/reports/tuning/<name>.md).")
@@ -110,8 +109,7 @@ def draw_trials(method: str, space: dict[str, Any], trials: int) -> list[dict[st
 
 def trial_config(tune: TuneConfig, method: str, trial: dict[str, Any], split_seed: int, seed: int) -> TrainConfig:
     kind, ratio = parse_noise(tune.noise)
-    fixed = {key: None if value == "None" else value
-             for key, value in (item.split("=", 1) for item in [*tune.set, *tune.analysis_set])}
+    fixed = option_values([*tune.set, *tune.analysis_set])
     return TrainConfig(model=method, dataset=tune.dataset, noise_kind=kind, noise_ratio=ratio, seed=split_seed,
                        train_seed=seed, store=tune.store, progress=False, **fixed, **trial)
 
@@ -177,21 +175,13 @@ def report_path(tune: TuneConfig) -> Path:
     return tune.out or REPORTS_DIR / "tuning" / f"{tune.folder}.md"
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def command_line(tune: TuneConfig) -> str:
     return "python -m evals.tune " + " ".join(arg for arg in sys.argv[1:] if arg != "--no-run")
 
 
 def write_settings_file(tune: TuneConfig, method: str, row: dict[str, Any], part: pd.DataFrame,
                         space: dict[str, Any]) -> Path:
-    analysis = {item.split("=", 1)[0] for item in tune.analysis_set}
+    analysis = set(option_values(tune.analysis_set))
     config = trial_config(tune.model_copy(update={"analysis_set": []}), method, row["values"], tune.split_seeds[0],
                           tune.seeds[0]).for_method()
     trials = "; ".join(f"{settings}: {mean_std(group.valid.dropna().tolist())}"

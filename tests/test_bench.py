@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from evals.bench import BenchConfig, beyond_spread, main
-from evals.harness.cells import noise_label, parse_noise
+from evals.bench import BenchConfig, beyond_spread, cell_config, main, settings_note
+from evals.harness.cells import noise_label, option_values, parse_noise
 from evals.harness.ledger import read_ledger
 from evals.oneoff.bench_scale import ScaleConfig
 from evals.oneoff.bench_scale import main as scale_main
@@ -92,3 +92,27 @@ def test_markdown_table_writes_the_reports_table_lines():
     assert markdown_table(["a", "b"], [["x", ""]])[-1] == "| x |  |"  # an empty cell keeps both spaces
     with pytest.raises(ValueError, match="2 column rules for 3 columns"):
         markdown_table(["a", "b", "c"], [], "lr")
+
+
+def test_cells_start_from_the_tuned_settings_file_below_set(tmp_path):
+    folder = tmp_path / "configs" / "ml-100k"
+    folder.mkdir(parents=True)
+    (folder / "tce.toml").write_text('method = "tce"\ntce_max_drop_rate = 0.05\ntce_ramp_epochs = 40\n'
+                                     '[tuning]\nvalid_recall_at_20 = "0.3"\n')
+    bench = BenchConfig(datasets=["ml-100k"], methods=["tce", "lightgcn"], configs_dir=tmp_path / "configs",
+                        set=["tce_ramp_epochs=10"], store=tmp_path / "s.duckdb")
+    config = cell_config(bench, "ml-100k", "tce", "random:0.2", seed=0)
+    assert config.config == folder / "tce.toml"
+    assert (config.for_method().tce_max_drop_rate, config.for_method().tce_ramp_epochs) == (0.05, 10)
+    assert cell_config(bench, "ml-100k", "lightgcn", "random:0.2", seed=0).config is None
+    assert "ml-100k: tce" in settings_note(bench)
+    untuned = bench.model_copy(update={"settings_files": False})
+    assert cell_config(untuned, "ml-100k", "tce", "random:0.2", seed=0).config is None
+    assert "code's defaults" in settings_note(untuned)
+
+
+def test_options_are_key_equals_value():
+    assert option_values(["epochs=40", "judge_users=None", "lr=1e-3"]) == {
+        "epochs": "40", "judge_users": None, "lr": "1e-3"}
+    with pytest.raises(ValueError, match="key=value"):
+        option_values(["epochs"])

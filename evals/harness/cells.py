@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
 
-from pipeline.registry import METHODS
+from pipeline.config_files import NONE, read_config_file
+from pipeline.registry import METHODS, method_settings
 from pipeline.train import TrainConfig, run_with_report
 from recsys.store import Store
 from recsys.store.reports import cell_metrics_and_runs, finished_run_id, lm_work_per_split
@@ -48,6 +52,30 @@ def check_noise(values: list[str]) -> list[str]:
 def noise_label(value: str) -> str:
     kind, ratio = parse_noise(value)
     return "clean 0%" if ratio == 0 else f"{kind} {ratio:.0%}"
+
+
+def option_values(items: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` options (the scripts' --set) as a dict; ``None`` is None, as in a settings file."""
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"option {item!r}: write key=value with a recsys.train option, e.g. epochs=40")
+        values[key.strip().replace("-", "_")] = None if value == NONE else value
+    return values
+
+
+def settings_file(configs_dir: Path | None, folder: str, method: str) -> Path | None:
+    """``configs_dir/<folder>/<method>.toml`` where it exists (a method without a file runs at its defaults)."""
+    if configs_dir is None:
+        return None
+    path = Path(configs_dir) / Path(folder).name / f"{method}.toml"
+    return path if path.exists() else None
+
+
+def settings_values(path: Path | None, method: str) -> dict[str, Any]:
+    """The options of ``method``'s settings file, read and checked as ``recsys.train --config`` reads them."""
+    return {} if path is None else read_config_file(path, method_settings(method), method)
 
 
 def stored_run(store: Store, config: TrainConfig) -> str | None:

@@ -32,13 +32,20 @@ from rich.table import Table
 
 from judge.calibration import hard_probability, tune_threshold
 from judge.config import VerdictModeConfig, verdict_program_name
-from judge.embeddings import EncoderConfig
+from judge.embeddings import EncoderConfig, encoder_identity
 from judge.labels import LabelSet, LabelSetConfig, build_label_set
 from judge.lm import LMConfig, lm_identity
 from judge.plots import judge_dot_plot
 from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
-from judge.quality import classification_scores, judge_decisions, scores_by_kind, user_bootstrap, verdict_frame
+from judge.quality import (
+    SCORE_JUDGES,
+    classification_scores,
+    judge_decisions,
+    scores_by_kind,
+    user_bootstrap,
+    verdict_frame,
+)
 from judge.runner import RunnerConfig
 from recsys.data.texts import profile_texts
 from recsys.store import DEFAULT_STORE_PATH, Store
@@ -218,12 +225,27 @@ def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> 
     } | difference
 
 
-def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.DataFrame, test: pd.DataFrame
-                    ) -> dict[str, dict]:
-    """Trivial judges every LM number reads against; none of them sees a rating."""
-    from judge.embeddings import Encoder
+def with_similarity(context: JudgeContext, config: JudgeEvalConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``minilm_similarity``: the cosine of the user's and the item's text vectors (the
+    encoder of ``config``, MiniLM by default), an LM-free trivial judge."""
+    from judge.embeddings import Encoder  # loads sentence-transformers: only where a report needs it
     from recsys.denoising.semantic import cached_encode, entity_texts
 
+    if frame.empty:
+        return frame.assign(minilm_similarity=pd.Series(dtype=float))
+    users_text, items_text, _ = entity_texts(context.store, context.labels.split_id, lm_identity(config),
+                                             context.user_program.prompt_hash, None, config.max_history)
+    encoder = Encoder(config)
+    users = cached_encode(context.store, encoder, [users_text[u] for u in frame.user_idx])
+    items = cached_encode(context.store, encoder, [items_text[i] for i in frame.item_idx])
+    users /= np.linalg.norm(users, axis=1, keepdims=True)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    return frame.assign(minilm_similarity=(users * items).sum(1))
+
+
+def baseline_scores(config: JudgeEvalConfig, dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """Trivial judges every LM number reads against; none of them sees a rating. ``dev`` and ``test`` carry
+    ``minilm_similarity`` (see :func:`with_similarity`); its threshold is tuned on dev."""
     gold = (test.label == "hard").to_numpy()
     rng = np.random.default_rng(config.random_seed)
     baselines = {
@@ -231,21 +253,10 @@ def baseline_scores(context: JudgeContext, config: JudgeEvalConfig, dev: pd.Data
         "all-noise": classification_scores(gold, np.zeros_like(gold)),
         "random": classification_scores(gold, rng.random(gold.size) < 0.5),
     }
-    users_text, items_text, _ = entity_texts(context.store, context.labels.split_id, lm_identity(config),
-                                             context.user_program.prompt_hash, None, config.max_history)
-    encoder = Encoder(config)
-
-    def similarity(frame: pd.DataFrame) -> np.ndarray:
-        users = cached_encode(context.store, encoder, [users_text[u] for u in frame.user_idx])
-        items = cached_encode(context.store, encoder, [items_text[i] for i in frame.item_idx])
-        users /= np.linalg.norm(users, axis=1, keepdims=True)
-        items /= np.linalg.norm(items, axis=1, keepdims=True)
-        return (users * items).sum(1)
-
     if len(dev) and dev.label.nunique() == 2:
-        threshold = tune_threshold(similarity(dev), dev.label == "hard")
-        baselines["embedding-similarity"] = classification_scores(gold, similarity(test) >= threshold) | {
-            "threshold": threshold, "encoder": encoder.identity}
+        threshold = tune_threshold(dev.minilm_similarity, dev.label == "hard")
+        baselines["embedding-similarity"] = classification_scores(gold, test.minilm_similarity >= threshold) | {
+            "threshold": threshold, "encoder": encoder_identity(config)}
     return baselines
 
 
@@ -281,6 +292,8 @@ def evaluate_program(context: JudgeContext, config: JudgeEvalConfig, program: Lo
     lm = lm_identity(config)
     label_set = context.labels.label_set
     frame = verdict_frame(context.store, label_set, lm, program.prompt_hash, parts)
+    if config.calibrate:
+        frame = with_similarity(context, config, frame)
     test, dev = frame[frame.part == config.part], frame[frame.part == "dev"]
     report = JudgeReport(label_set, config.part, program, {})
     report.rows[report.judge_name] = judge_scores(test, config.rule)
@@ -294,7 +307,7 @@ def evaluate_program(context: JudgeContext, config: JudgeEvalConfig, program: Lo
         if calibrated is not None:
             report.rows[f"llm-calibrated:{program.path.stem}"] = calibrated
         report.rows |= {f"baseline:{name}": scores
-                        for name, scores in baseline_scores(context, config, dev, test).items()}
+                        for name, scores in baseline_scores(config, dev, test).items()}
     for name, scores in report.rows.items():
         is_llm = name.startswith("llm")
         if is_llm and extra:
@@ -395,17 +408,26 @@ def kind_section(by_kind: dict[str, dict]) -> list[str]:
              ("Only pairs both views decided are scored; a failed or skipped view is an abstention. Within one "
               "kind the trivial judges are constant (balanced accuracy 0.5), so the judge's balanced accuracy there "
               "is what it adds over the kind's base rate."), "",
-             "| kind | pairs | abstentions | noise base rate | judge | accuracy | balanced acc. (95% interval) | κ |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| kind | pairs | abstentions | noise base rate | judge | accuracy | balanced acc. (95% interval) | κ "
+             "| AUC (95% interval) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def with_interval(value, interval) -> str:
+        return _cell(value) + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
+
     for kind, scores in by_kind.items():
-        for name in ("judge", "leave alone", "by kind"):
+        names = ["judge", "leave alone", "by kind", *(name for name in SCORE_JUDGES.values() if name in scores)]
+        for name in names:
             s = scores[name]
-            interval = s.get("balanced_accuracy_ci")
-            balanced = _cell(s.get("balanced_accuracy")) + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
             first = [kind, str(scores["pairs"]), str(scores["abstentions"]), _cell(scores["base_rate_noise"])] \
                 if name == "judge" else ["", "", "", ""]
-            lines.append("| " + " | ".join([*first, name, _cell(s.get("accuracy")), balanced, _cell(s.get("kappa"))])
-                         + " |")
+            lines.append("| " + " | ".join([
+                *first, name, _cell(s.get("accuracy")),
+                with_interval(s.get("balanced_accuracy"), s.get("balanced_accuracy_ci")), _cell(s.get("kappa")),
+                with_interval(s["auc"], s.get("auc_ci")) if "auc" in s else "–"]) + " |")
+    lines += ["", ("The score judges read no LM: the pretrained backbone's score that picked the pair, and the "
+                   "MiniLM cosine of the user's and the item's texts. Their AUC needs no threshold (0.5 reads "
+                   "nothing); a judge has to beat them to add what they do not already know.")]
     return lines
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    f1_score,
+    roc_auc_score,
+)
 
 from judge.programs import HardRule, is_hard
 from recsys.store import Store
@@ -101,11 +108,25 @@ def stored_judge_accuracy(store: Store, dataset_id: str, lm: str, prompt_hash: s
 LEAVE_ALONE = {"low_score_positive": True, "high_score_negative": False}
 
 
+# Scores a trivial judge reads from a labeled pair without any LM: the column and how reports name it. A higher
+# score says "hard" (a real preference) for both kinds.
+SCORE_JUDGES = {"backbone_score": "backbone score", "minilm_similarity": "MiniLM similarity"}
+
+
+def auc_of(frame: pd.DataFrame, column: str) -> float:
+    """ROC AUC of ``column`` for the hard label (threshold-free; 0.5 reads nothing), NaN on one class."""
+    gold = frame.label == "hard"
+    if gold.nunique() < 2 or frame[column].isna().any():
+        return float("nan")
+    return float(roc_auc_score(gold, frame[column]))
+
+
 def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
     """Per pair kind: the pairs both views decided (failed or skipped views are abstentions, counted apart,
     not scored), their noise base rate, the judge's scores with a 95% interval (bootstrap over users) of its
-    balanced accuracy, and the two constant trivial judges on the same pairs. Within one kind a constant
-    judge has balanced accuracy 0.5: what the judge adds over the base rate shows there."""
+    balanced accuracy, and the trivial judges on the same pairs: the two constant ones, and the AUC (with its
+    interval) of each LM-free score the frame has (``SCORE_JUDGES``). Within one kind a constant judge has
+    balanced accuracy 0.5: what the judge adds over the base rate shows there."""
     result = {}
     for kind in sorted(frame.kind.unique()):
         part = frame[frame.kind == kind]
@@ -122,4 +143,8 @@ def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
             "leave alone": classification_scores(gold, leave),
             "by kind": classification_scores(gold, ~leave),
         }
+        for column, name in SCORE_JUDGES.items():
+            if column in scored and len(scored) and scored[column].notna().all():
+                result[kind][name] = {"n_pairs": len(scored), "auc": auc_of(scored, column),
+                                      "auc_ci": user_bootstrap(scored, lambda s, c=column: auc_of(s, c))}
     return result

@@ -159,6 +159,16 @@ def test_each_pair_kind_is_scored_apart_with_abstentions_and_the_trivial_judges(
     assert high["by kind"]["accuracy"] == 1.0 and high["leave alone"]["accuracy"] == 0.0
     text = "\n".join(kind_section(by_kind))
     assert "| low_score_positive | 12 | 1 | 0.545 | judge | 1.000 | 1.000 (1.000–1.000)" in text
+    assert "backbone score" not in low  # no score column, no score judge
+
+    # the LM-free score judges: AUC per kind on the scored pairs, with an interval over users
+    scored = frame.assign(backbone_score=[1.0, 0.0, 0.5] * 6,  # separates hard from noise among low positives
+                          minilm_similarity=[0.0, 1.0, 0.5] * 6)  # the wrong way round
+    low = scores_by_kind(scored, "both_high")["low_score_positive"]
+    assert low["backbone score"]["auc"] == 1.0 and low["MiniLM similarity"]["auc"] == 0.0
+    assert low["backbone score"]["n_pairs"] == 11 and low["backbone score"]["auc_ci"] == (1.0, 1.0)
+    text = "\n".join(kind_section(scores_by_kind(scored, "both_high")))
+    assert "| backbone score | – | – | – | 1.000 (1.000–1.000) |" in text
 
 
 def test_the_optimizer_metric_scores_the_combined_decision():

@@ -15,8 +15,9 @@ JUDGE_EVAL_SCORES = ("n_pairs", "accuracy", "balanced_accuracy", "macro_f1", "ka
 
 
 def labeled_verdicts(store: Store, label_set: str, lm: str, prompt_hash: str, parts: Sequence[str]) -> pd.DataFrame:
-    """One row per labeled pair of ``parts`` (by user, item): its label and both views' stored verdicts
-    for this LM and prompt (NULL if none), with their summed calls, tokens, cost and seconds."""
+    """One row per labeled pair of ``parts`` (by user, item): its label, the pretrained backbone's score that
+    selected it, and both views' stored verdicts for this LM and prompt (NULL if none), with their summed
+    calls, tokens, cost and seconds."""
     with store.connect() as con:
         return con.execute(
             "SELECT l.user_idx, l.item_idx, l.kind, l.origin, l.part, l.label, "
@@ -26,8 +27,11 @@ def labeled_verdicts(store: Store, label_set: str, lm: str, prompt_hash: str, pa
             "coalesce(u.prompt_tokens, 0) + coalesce(i.prompt_tokens, 0) AS prompt_tokens, "
             "coalesce(u.completion_tokens, 0) + coalesce(i.completion_tokens, 0) AS completion_tokens, "
             "coalesce(u.cost, 0) + coalesce(i.cost, 0) AS cost, "
-            "coalesce(u.latency_s, 0) + coalesce(i.latency_s, 0) AS seconds "
+            "coalesce(u.latency_s, 0) + coalesce(i.latency_s, 0) AS seconds, "
+            "c.score AS backbone_score "
             "FROM labeled_pairs l "
+            "LEFT JOIN candidates c ON c.candidate_set = l.label_set AND c.user_idx = l.user_idx "
+            "  AND c.item_idx = l.item_idx AND c.kind = l.kind "
             "LEFT JOIN verdicts u ON u.candidate_set = l.label_set AND u.user_idx = l.user_idx "
             "  AND u.item_idx = l.item_idx AND u.view = 'user' AND u.lm = ? AND u.prompt_hash = ? "
             "LEFT JOIN verdicts i ON i.candidate_set = l.label_set AND i.user_idx = l.user_idx "

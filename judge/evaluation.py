@@ -40,11 +40,14 @@ from judge.programs import HardRule
 from judge.prompts import PROMPTS_DIR, LoadedProgram, load_program
 from judge.quality import (
     SCORE_JUDGES,
+    balanced_accuracy,
+    balanced_accuracy_of,
     classification_scores,
     judge_decisions,
     scores_by_kind,
     user_bootstrap,
     verdict_frame,
+    with_decisions,
 )
 from judge.runner import RunnerConfig
 from recsys.data.texts import profile_texts
@@ -148,7 +151,7 @@ def judge_scores(frame: pd.DataFrame, rule: HardRule) -> dict:
                                            judge_decisions(frame[frame.kind == kind], rule))["accuracy"]
                for kind in sorted(frame.kind.unique())}
     return scores | {
-        "balanced_accuracy_ci": user_bootstrap(frame, lambda sample: _balanced_accuracy(sample, rule)),
+        "balanced_accuracy_ci": user_bootstrap(with_decisions(frame, rule), lambda sample: balanced_accuracy_of(sample, rule)),
         "parse_failure_rate": parse_failures / calls if calls else float("nan"),
         "failure_rate": failures / calls if calls else float("nan"),
         "unjudged_pairs": int((frame.user_status.isna() | frame.item_status.isna()).sum()),
@@ -184,11 +187,6 @@ def calibrated_scores(dev: pd.DataFrame, test: pd.DataFrame) -> dict | None:
         "threshold": threshold, "pairs_with_probabilities": int(test_ok.sum()), "dev_pairs_tuned_on": int(dev_ok.sum())}
 
 
-def _balanced_accuracy(frame: pd.DataFrame, rule: HardRule) -> float:
-    gold = (frame.label == "hard").to_numpy()
-    return classification_scores(gold, judge_decisions(frame, rule))["balanced_accuracy"]
-
-
 def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> dict:
     """How one judge's verdicts (``frame``) agree with another's (``other``, e.g. listwise against
     pairwise) on the labeled pairs both judged with both views: decisions, Cohen's kappa between the
@@ -203,10 +201,12 @@ def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> 
     paired = frame.merge(other, on=["user_idx", "item_idx"], suffixes=("", "_other"))
     difference = {}
     if len(paired) and other.user_status.notna().any():
+        theirs = paired.rename(columns=lambda c: c.removesuffix("_other") if c.endswith("_other") else f"{c}_mine")
+        paired = paired.assign(mine=judge_decisions(paired, rule), theirs=judge_decisions(theirs, rule))
+
         def gap(sample: pd.DataFrame) -> float:
-            theirs_sample = sample.rename(columns=lambda c: c.removesuffix("_other") if c.endswith("_other")
-                                          else f"{c}_mine")
-            return _balanced_accuracy(sample, rule) - _balanced_accuracy(theirs_sample, rule)
+            gold = sample.label == "hard"
+            return balanced_accuracy(gold, sample.mine) - balanced_accuracy(gold, sample.theirs)
         difference = {"balanced_accuracy_difference": gap(paired),
                       "balanced_accuracy_difference_ci": user_bootstrap(paired, gap)}
     if merged.empty:

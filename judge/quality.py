@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     cohen_kappa_score,
     confusion_matrix,
     f1_score,
-    roc_auc_score,
 )
 
 from judge.programs import HardRule, is_hard
@@ -56,23 +56,40 @@ def judge_decisions(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
 
 def user_bootstrap(frame: pd.DataFrame, statistic, draws: int = 1000, seed: int = 0) -> tuple[float, float] | None:
     """The 95% interval of ``statistic(frame)`` over resamples of the frame's users (a user's pairs stay
-    together): the spread one labeled set of this size leaves, where no second seed was run."""
-    users = frame.user_idx.unique()
+    together): the spread one labeled set of this size leaves, where no second seed was run. ``statistic``
+    runs a thousand times: give it precomputed columns (see :func:`with_decisions`), not a model to rerun."""
+    codes, users = pd.factorize(frame.user_idx)
     if len(users) < 2:
         return None
     rng = np.random.default_rng(seed)
-    rows = {user: np.flatnonzero((frame.user_idx == user).to_numpy()) for user in users}
+    order = np.argsort(codes, kind="stable")
+    rows = np.split(order, np.cumsum(np.bincount(codes, minlength=len(users)))[:-1])
     values = []
     for _ in range(draws):
-        sample = frame.iloc[np.concatenate([rows[user] for user in rng.choice(users, size=len(users))])]
+        sample = frame.iloc[np.concatenate([rows[user] for user in rng.integers(len(users), size=len(users))])]
         value = statistic(sample)
         if not np.isnan(value):
             values.append(value)
     return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))) if values else None
 
 
+def balanced_accuracy(gold_hard, predicted_hard) -> float:
+    """The mean of the recalls on hard and on noise pairs (NaN with one gold class): sklearn's
+    balanced_accuracy_score in numpy, fast enough for a bootstrap's thousand draws."""
+    gold, predicted = np.asarray(gold_hard, dtype=bool), np.asarray(predicted_hard, dtype=bool)
+    if gold.all() or not gold.any():
+        return float("nan")
+    return float((predicted[gold].mean() + (~predicted[~gold]).mean()) / 2)
+
+
+def with_decisions(frame: pd.DataFrame, rule: HardRule) -> pd.DataFrame:
+    """``frame`` with the rule's ``decision`` per pair, computed once for every resample to read."""
+    return frame.assign(decision=judge_decisions(frame, rule))
+
+
 def balanced_accuracy_of(frame: pd.DataFrame, rule: HardRule) -> float:
-    return classification_scores(frame.label == "hard", judge_decisions(frame, rule))["balanced_accuracy"]
+    decisions = frame["decision"] if "decision" in frame else judge_decisions(frame, rule)
+    return balanced_accuracy(frame.label == "hard", decisions)
 
 
 # The pair kind the graph edit removes: the judge gate scores the judge on it alone.
@@ -97,7 +114,8 @@ def stored_judge_accuracy(store: Store, dataset_id: str, lm: str, prompt_hash: s
     decided = (frame.user_status == "ok") & (frame.item_status == "ok")
     scored = frame[decided]
     scores = classification_scores(scored.label == "hard", judge_decisions(scored, rule))
-    interval = user_bootstrap(scored, lambda sample: balanced_accuracy_of(sample, rule)) if len(scored) else None
+    interval = user_bootstrap(with_decisions(scored, rule), lambda sample: balanced_accuracy_of(sample, rule)) \
+        if len(scored) else None
     return scores | {"label_set": label_set, "part": part, "kind": kind or "every kind",
                      "abstentions": int((~decided).sum()), "balanced_accuracy_ci": interval,
                      "base_rate_noise": float((scored.label != "hard").mean()) if len(scored) else float("nan")}
@@ -114,11 +132,13 @@ SCORE_JUDGES = {"backbone_score": "backbone score", "minilm_similarity": "MiniLM
 
 
 def auc_of(frame: pd.DataFrame, column: str) -> float:
-    """ROC AUC of ``column`` for the hard label (threshold-free; 0.5 reads nothing), NaN on one class."""
-    gold = frame.label == "hard"
-    if gold.nunique() < 2 or frame[column].isna().any():
+    """ROC AUC of ``column`` for the hard label (threshold-free; 0.5 reads nothing), NaN on one class: the
+    Mann-Whitney form of sklearn's roc_auc_score, fast enough for a bootstrap."""
+    gold, scores = (frame.label == "hard").to_numpy(), frame[column].to_numpy(dtype=float)
+    hard, noise = int(gold.sum()), int((~gold).sum())
+    if not hard or not noise or np.isnan(scores).any():
         return float("nan")
-    return float(roc_auc_score(gold, frame[column]))
+    return float((rankdata(scores)[gold].sum() - hard * (hard + 1) / 2) / (hard * noise))
 
 
 def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
@@ -138,7 +158,7 @@ def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
             "pairs": len(part), "abstentions": int((~decided).sum()),
             "base_rate_noise": float((~gold).mean()) if gold.size else float("nan"),
             "judge": classification_scores(gold, judge_decisions(scored, rule)) | {
-                "balanced_accuracy_ci": user_bootstrap(scored, lambda s: balanced_accuracy_of(s, rule))
+                "balanced_accuracy_ci": user_bootstrap(with_decisions(scored, rule), lambda s: balanced_accuracy_of(s, rule))
                 if len(scored) else None},
             "leave alone": classification_scores(gold, leave),
             "by kind": classification_scores(gold, ~leave),

@@ -202,7 +202,8 @@ def mode_agreement(frame: pd.DataFrame, other: pd.DataFrame, rule: HardRule) -> 
     difference = {}
     if len(paired) and other.user_status.notna().any():
         theirs = paired.rename(columns=lambda c: c.removesuffix("_other") if c.endswith("_other") else f"{c}_mine")
-        paired = paired.assign(mine=judge_decisions(paired, rule), theirs=judge_decisions(theirs, rule))
+        paired = paired[["user_idx", "label"]].assign(mine=judge_decisions(paired, rule),
+                                                      theirs=judge_decisions(theirs, rule))
 
         def gap(sample: pd.DataFrame) -> float:
             gold = sample.label == "hard"

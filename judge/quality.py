@@ -83,8 +83,9 @@ def balanced_accuracy(gold_hard, predicted_hard) -> float:
 
 
 def with_decisions(frame: pd.DataFrame, rule: HardRule) -> pd.DataFrame:
-    """``frame`` with the rule's ``decision`` per pair, computed once for every resample to read."""
-    return frame.assign(decision=judge_decisions(frame, rule))
+    """The users, labels and the rule's ``decision`` per pair of ``frame``: computed once, and only the
+    columns a resample reads (a bootstrap copies them a thousand times)."""
+    return frame[["user_idx", "label"]].assign(decision=judge_decisions(frame, rule))
 
 
 def balanced_accuracy_of(frame: pd.DataFrame, rule: HardRule) -> float:
@@ -166,5 +167,6 @@ def scores_by_kind(frame: pd.DataFrame, rule: HardRule) -> dict[str, dict]:
         for column, name in SCORE_JUDGES.items():
             if column in scored and len(scored) and scored[column].notna().all():
                 result[kind][name] = {"n_pairs": len(scored), "auc": auc_of(scored, column),
-                                      "auc_ci": user_bootstrap(scored, lambda s, c=column: auc_of(s, c))}
+                                      "auc_ci": user_bootstrap(scored[["user_idx", "label", column]],
+                                                              lambda s, c=column: auc_of(s, c))}
     return result

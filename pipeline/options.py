@@ -110,7 +110,7 @@ class JudgeOptions(BaseModel):
         0.8, ge=0, le=1, description="The judge gate: below this balanced accuracy on the dataset's labeled "
         "pairs the judge does not edit the graph (G' = G), where the lab has no break-even for the dataset and "
         "noise setting (see --gate-lab). 0.8: plain BPR on G' paid from 0.77 on ml-100k with 20% random noise "
-        "(evals/reports/judge_value.md)."
+        "(evals/reports/judge_value_single_split.md)."
     )
     gate_lab: bool = Field(
         True, description="Gate at the break-even accuracy the judge-value lab measured for this dataset and "

@@ -54,7 +54,7 @@ class LLMHNIConfig(BaseModel):
     semantic_neighbours: int = Field(
         10, ge=0, description="Each user's FAISS nearest items, never used as negatives (likely false negatives)."
     )
-    # Chosen on ml-100k validation (20% random noise, oracle judge, 3 seeds, evals/reports/judge_value.md): valid
+    # Chosen on ml-100k validation (20% random noise, oracle judge, 3 seeds, evals/reports/judge_value_single_split.md): valid
     # R@20 0.3005 with 8 against 0.2969 with 1 (uniform), and 8 is above 1 at every judge accuracy tried.
     pool_candidates: int = Field(
         8, ge=1, description="The rest of the negatives: the top-scored of this many uniform candidates per pair, "

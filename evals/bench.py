@@ -315,8 +315,8 @@ def plot_robustness(results: pd.DataFrame, bench: BenchConfig, path: Path) -> No
                f"{kind} noise ({'solid, filled' if kind == 'random' else 'dashed, hollow'})") for kind in kinds]
     legend_below(fig, axes, columns=6, extra=extra)
     absent = [m for m in bench.methods if m not in drawn]
-    title(fig, f"Robustness to injected noise (mean ± std over seeds {bench.seeds}; a lone point: the method's "
-          "only stored setting)" + (f". Not stored, not drawn: {', '.join(absent)}" if absent else ""))
+    title(fig, f"Robustness to injected noise (mean ± std over split seeds {bench.split_seeds} x training seeds "
+          f"{bench.seeds}; a lone point: the method's only stored setting)" + (f". Not stored, not drawn: {', '.join(absent)}" if absent else ""))
     save(fig, path)
 
 

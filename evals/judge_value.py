@@ -487,7 +487,7 @@ def draw(panels: list[dict], judges: pd.DataFrame, path: Path, metric: str, shar
               "a real LM judge's balanced accuracy (labeled set)")] if placed else []
     legend_below(fig, axes, columns=3 if min(columns, len(panels)) >= 3 else 2, extra=extra)
     title(fig, f"Test {metric} against simulated judge accuracy p: {share:.0%} of every user's positives judged "
-          f"(mean ± std over seeds {seeds})")
+          f"(mean ± std over all runs: training seeds {seeds} on each split)")
     save(fig, path)
 
 

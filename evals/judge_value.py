@@ -54,16 +54,18 @@ from recsys.store import DEFAULT_STORE_PATH, Store
 from recsys.store.reports import dataset_ids_of_splits, latest_llm_judge_evals, run_denoise_metrics
 
 REFERENCE_METHODS = ("clean", "lightgcn", "oracle_all", "dns", "tce", "llmhni_noedit")
-# Controls at each p: BPR on G' with the same share of candidate positives removed as the simulated judge at
-# p removed (read off its lightgcn_edited run), at random or the lowest-scored, reading nothing.
-CONTROL_METHODS = ("random_edits", "score_only")
+# Controls at each p: the same model with the same share of candidate positives removed as the simulated judge
+# at p removed (read off the judged run it controls), at random or the lowest-scored, reading nothing.
+CONTROL_OF = {"random_edits": "lightgcn_edited", "score_only": "lightgcn_edited", "llmhni_random_edits": "llmhni"}
+CONTROL_METHODS = tuple(CONTROL_OF)
 JUDGED_METHODS = ("lightgcn_edited", "llmhni", *CONTROL_METHODS)
 METHODS = (*REFERENCE_METHODS, *JUDGED_METHODS)
 LABELS = {"clean": "clean ceiling (LightGCN, 0% noise)", "lightgcn": "noisy backbone (LightGCN)", "dns": "DNS",
           "tce": "T-CE", "oracle_all": "BPR on G minus every injected edge (oracle, every positive judged)",
           "llmhni_noedit": "LLMHNI, G' = G", "lightgcn_edited": "BPR on G' (LightGCN)",
           "llmhni": "LLMHNI on G'", "random_edits": "random edits, same share (control)",
-          "score_only": "lowest-scored removed, same share (control)"}
+          "score_only": "lowest-scored removed, same share (control)",
+          "llmhni_random_edits": "LLMHNI on random edits, same share (control)"}
 
 
 class JudgeValueConfig(BaseSettings):
@@ -148,6 +150,8 @@ def cell_config(grid: JudgeValueConfig, dataset: str, noise: str, method: str, s
             "judge": "random", "judge_accuracy": None, "judge_remove_share": remove_share},
         "score_only": {"model": "lightgcn", "edit_graph": True} | reach | {
             "judge": "score", "judge_accuracy": None, "judge_remove_share": remove_share},
+        "llmhni_random_edits": {"model": "llmhni"} | reach | {
+            "judge": "random", "judge_accuracy": None, "judge_remove_share": remove_share},
     }[method]
     if extra["model"] == "llmhni":
         extra |= option_values(grid.llm_set)
@@ -176,10 +180,12 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
     for number, cell in enumerate(cells, 1):
         share = None
         if cell["method"] in CONTROL_METHODS:
-            judged = judged_runs.get((cell["dataset"], cell["noise"], cell["accuracy"], cell["split_seed"], cell["seed"]))
+            judged_method = CONTROL_OF[cell["method"]]
+            judged = judged_runs.get((judged_method, cell["dataset"], cell["noise"], cell["accuracy"],
+                                      cell["split_seed"], cell["seed"]))
             share = removed_share(store, judged) if judged else None
             if share is None:
-                console.print(f"{cell['method']} p={cell['accuracy']:g} seed {cell['seed']}: no lightgcn_edited run "
+                console.print(f"{cell['method']} p={cell['accuracy']:g} seed {cell['seed']}: no {judged_method} run "
                               "to match its removal share; skipped")
                 cell["run_id"] = None
                 continue
@@ -189,9 +195,9 @@ def run_grid(grid: JudgeValueConfig, console: Console) -> pd.DataFrame:
                  + (f" p={cell['accuracy']:g}" if cell["accuracy"] is not None else "")
                  + f" split {cell['split_seed']} seed {cell['seed']}")
         cell["run_id"] = train_or_read(store, config, label, grid.run, console)
-        if cell["method"] == "lightgcn_edited" and cell["run_id"]:
-            judged_runs[(cell["dataset"], cell["noise"], cell["accuracy"], cell["split_seed"], cell["seed"])] = \
-                cell["run_id"]
+        if cell["method"] in CONTROL_OF.values() and cell["run_id"]:
+            judged_runs[(cell["method"], cell["dataset"], cell["noise"], cell["accuracy"], cell["split_seed"],
+                         cell["seed"])] = cell["run_id"]
     return pd.DataFrame(cells)
 
 
@@ -348,15 +354,15 @@ def setting_section(results: pd.DataFrame, grid: JudgeValueConfig, dataset: str,
         headline["llmhni_break_even"] = crossing(full, refs["llmhni_noedit"])
         headline["llmhni_break_even_complete"] = complete(full)
     for control in CONTROL_METHODS:  # the judge's own information: its gain over a control removing as much
-        points = curves.get(control)
-        if points is None or not len(points) or not len(edited):
+        points, judged = curves.get(control), {"lightgcn_edited": edited, "llmhni": full}[CONTROL_OF[control]]
+        if points is None or not len(points) or not len(judged):
             continue
-        gain = gain_over(edited, points)
+        gain = gain_over(judged, points)
         top = gain.loc[gain.accuracy == gain.accuracy.max(), "mean"]
         headline[f"gain_over_{control}"] = float(top.iloc[0]) if len(top) else None
         headline[f"gain_over_{control}_at"] = float(gain.accuracy.max()) if len(gain) else None
         headline[f"break_even_vs_{control}"] = paying_from(gain)
-        headline[f"break_even_vs_{control}_complete"] = complete(points) and complete(edited)
+        headline[f"break_even_vs_{control}_complete"] = complete(points) and complete(judged)
     lines.append("")
     placed = judges[judges.dataset == dataset] if len(judges) else judges
     if len(placed):
@@ -379,7 +385,8 @@ def reading(headlines: list[dict]) -> list[str]:
     header = ["dataset", "noise", "clean", "noisy", "clean − noisy", "all noise removed closes",
               "BPR on oracle G' closes", "break-even p (BPR on G' vs noisy)", "LLMHNI p = 1", "LLMHNI p = 1 closes",
               "DNS", "LLMHNI p = 1 − DNS", "break-even p (LLMHNI vs LLMHNI G' = G)",
-              "BPR on G' − random edits, top p", "break-even p vs random edits", "BPR on G' − score-only, top p"]
+              "BPR on G' − random edits, top p", "break-even p vs random edits", "BPR on G' − score-only, top p",
+              "LLMHNI − LLMHNI on random edits, top p", "break-even p (LLMHNI vs LLMHNI on random edits)"]
     rows = []
     for h in headlines:
         diff = (h["llmhni_oracle"] - h["dns"]) if h.get("llmhni_oracle") is not None and h.get("dns") is not None else None
@@ -387,7 +394,9 @@ def reading(headlines: list[dict]) -> list[str]:
                      f(h.get("ceiling"), ".0%"), f(h.get("closed"), ".0%"), f(h.get("break_even"), ".2f"),
                      f(h.get("llmhni_oracle")), f(h.get("llmhni_closed"), ".0%"), f(h.get("dns")),
                      f(diff, "+.4f"), f(h.get("llmhni_break_even"), ".2f"), f(h.get("gain_over_random_edits"), "+.4f"),
-                     f(h.get("break_even_vs_random_edits"), ".2f"), f(h.get("gain_over_score_only"), "+.4f")])
+                     f(h.get("break_even_vs_random_edits"), ".2f"), f(h.get("gain_over_score_only"), "+.4f"),
+                     f(h.get("gain_over_llmhni_random_edits"), "+.4f"),
+                     f(h.get("break_even_vs_llmhni_random_edits"), ".2f")])
     return markdown_table(header, rows)
 
 
@@ -405,12 +414,13 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
                  "split_seeds": grid.split_seeds,
                  "metric": grid.metric, "command": command, "store": str(grid.store)}
         for curve, key in (("llmhni", "llmhni_break_even"), ("bpr_on_g_prime", "break_even"),
-                           ("bpr_on_g_prime_vs_random", "break_even_vs_random_edits")):
+                           ("bpr_on_g_prime_vs_random", "break_even_vs_random_edits"),
+                           ("llmhni_vs_random", "break_even_vs_llmhni_random_edits")):
             if h.get(f"{key}_complete"):
                 entry[curve] = h[key]
                 entry[f"{curve}_command"] = command  # the entry's curves may come from different grids
                 entry[f"{curve}_at_grid_floor"] = h[key] is not None and h[key] <= min(grid.accuracies)
-        if "llmhni" in entry or "bpr_on_g_prime" in entry:
+        if {"llmhni", "bpr_on_g_prime", "bpr_on_g_prime_vs_random", "llmhni_vs_random"} & set(entry):
             entries.append(entry)
     return entries
 
@@ -418,7 +428,7 @@ def lab_entries(grid: JudgeValueConfig, headlines: list[dict], dataset_ids: dict
 REFERENCE_STYLES = {"clean": ("black", "-"), "lightgcn": ("grey", "--"), "oracle_all": ("tab:olive", "-"),
                     "dns": ("tab:red", ":"), "tce": ("tab:purple", "-."), "llmhni_noedit": ("tab:green", ":")}
 CURVE_STYLES = {"lightgcn_edited": ("tab:blue", "o"), "llmhni": ("tab:orange", "s"), "random_edits": ("tab:gray", "x"),
-                "score_only": ("tab:brown", "^")}
+                "score_only": ("tab:brown", "^"), "llmhni_random_edits": ("tab:pink", "d")}
 
 
 def plot_panels(results: pd.DataFrame, grid: JudgeValueConfig) -> list[dict]:

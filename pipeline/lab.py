@@ -2,9 +2,9 @@
 
 `python -m evals.judge_value` writes one entry per (dataset, noise setting) to ``pipeline/break_even.json``:
 the simulated-judge accuracy p at which each curve starts to pay (the full model against its own
-G' = G run, plain BPR on G' against the noisy backbone, and plain BPR on G' against random edits of the same
-share, which the gate prefers: the candidates alone hold more noise than G, so beating the noisy backbone
-credits the judge with the candidate selection). The full model's gate reads the entry of the
+G' = G run, plain BPR on G' against the noisy backbone, and each of the two against the same model on random
+edits of the same share, which the gate prefers: the candidates alone hold more noise than G, so beating the
+unedited model credits the judge with the candidate selection). The full model's gate reads the entry of the
 dataset and noise setting it trains on; where the lab has none (a user's own data, a setting not in
 the grid) it keeps the fixed ``--gate-break-even``.
 """
@@ -21,7 +21,9 @@ LAB_FILE = Path(str(resources.files("pipeline") / "break_even.json"))
 # Which lab curve a method's graph edit is read against. Where the lab measured it, the break-even against
 # random edits of the same share (the judge's own information, net of its candidates) comes first.
 CURVES = ("llmhni", "bpr_on_g_prime")
-AGAINST_RANDOM = "bpr_on_g_prime_vs_random"
+# Preferred first: the curve's own control, then BPR's (measured on more grids), then the curve itself.
+AGAINST_RANDOM = {"llmhni": ("llmhni_vs_random", "bpr_on_g_prime_vs_random"),
+                  "bpr_on_g_prime": ("bpr_on_g_prime_vs_random",)}
 
 
 def entry_key(entry: dict) -> tuple[str, str, float]:
@@ -62,9 +64,10 @@ def lab_break_even(dataset_id: str, noise_kind: str, noise_ratio: float, curve: 
         raise ValueError(f"unknown lab curve {curve!r}; one of {CURVES}")
     key, path = (dataset_id, noise_kind, round(float(noise_ratio), 6)), Path(path or LAB_FILE)
     for entry in read_lab(path):
-        if entry_key(entry) != key or (curve not in entry and AGAINST_RANDOM not in entry):
+        read = next((name for name in (*AGAINST_RANDOM[curve], curve) if name in entry), None)
+        if entry_key(entry) != key or read is None:
             continue
-        curve = AGAINST_RANDOM if AGAINST_RANDOM in entry else curve
+        curve = read
         value, floor = entry[curve], entry.get(f"{curve}_at_grid_floor", False)
         setting = f"{noise_kind} {noise_ratio:.0%}"
         if value is None:

@@ -188,3 +188,29 @@ def test_the_gate_prefers_the_break_even_against_random_edits(tmp_path):
               path)
     value, source = lab_break_even("d", "random", 0.2, "llmhni", path)
     assert value == 0.83 and "vs_random" in source
+    write_lab([{"dataset_id": "d", "noise_kind": "random", "noise_ratio": 0.2, "llmhni_vs_random": 0.71}], path)
+    value, source = lab_break_even("d", "random", 0.2, "llmhni", path)  # the full model's own control first
+    assert value == 0.71 and "llmhni_vs_random" in source
+    assert lab_break_even("d", "random", 0.2, "bpr_on_g_prime", path)[0] == 0.83
+
+
+def test_the_full_model_is_read_against_its_own_random_edit_control(tmp_path, ratings):
+    from evals.judge_value import lab_entries, setting_section
+
+    config = grid(tmp_path, ratings, methods=["lightgcn", "llmhni", "llmhni_random_edits"], accuracies=[0.5, 0.75, 1.0])
+    control = cell_config(config, str(ratings), "random:0.2", "llmhni_random_edits", seed=0, accuracy=1.0,
+                          remove_share=0.3)
+    assert (control.model, control.judge, control.judge_remove_share) == ("llmhni", "random", 0.3)
+    column = "test/recall@20"
+    rows = [{"method": "lightgcn", "accuracy": None, column: 0.10}]
+    for accuracy, judged, random_edits in ((0.5, 0.100, 0.104), (0.75, 0.110, 0.106), (1.0, 0.120, 0.108)):
+        rows += [{"method": "llmhni", "accuracy": accuracy, column: judged},
+                 {"method": "llmhni_random_edits", "accuracy": accuracy, column: random_edits}]
+    results = pd.DataFrame(rows).assign(dataset=str(ratings), noise="random:0.2")
+    lines, headline = setting_section(results, config, str(ratings), "random:0.2", pd.DataFrame())
+    assert headline["gain_over_llmhni_random_edits"] == pytest.approx(0.012)
+    # it pays from the point where the judged curve stays above its control: between 0.5 (−0.004) and 0.75 (+0.004)
+    assert headline["break_even_vs_llmhni_random_edits"] == pytest.approx(0.625)
+    assert "LLMHNI on random edits, same share (control)" in "\n".join(lines)
+    entry, = lab_entries(config, [headline], {str(ratings): "d"}, "cmd")
+    assert entry["llmhni_vs_random"] == pytest.approx(0.625)

@@ -41,7 +41,7 @@ def text_source_note(frame) -> str | None:
     rows = frame.dropna(subset=list(TEXT_SHARES))
     if not len(rows):
         return None
-    parts = [f"{method}: {group[TEXT_SHARES[0]].mean():.0%} of users, {group[TEXT_SHARES[1]].mean():.0%} of items"
+    parts = [f"{method}: {group[TEXT_SHARES[0]].mean():.1%} of users, {group[TEXT_SHARES[1]].mean():.1%} of items"
              for method, group in rows.groupby("method", sort=False)]
     return ("Where the text came from (share with an LLM profile; the rest are MiniLM vectors of their raw text: "
             "a user's history titles, an item's title and metadata): " + "; ".join(parts) + ".")

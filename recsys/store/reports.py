@@ -31,11 +31,11 @@ def finished_run_id(store: Store, model: str, config_hash: str) -> str | None:
 
 
 def cell_metrics_and_runs(store: Store, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The test and denoising metrics of these runs, long (``run_id``, ``name`` as ``split/name``,
+    """The test, denoising and text-source metrics of these runs, long (``run_id``, ``name`` as ``split/name``,
     ``value``), and their ``run_id, split_id, timings, best_epoch`` rows."""
     with store.connect() as con:
         metrics = con.execute("SELECT run_id, split || '/' || name AS name, value FROM metrics WHERE run_id IN ? "
-                              "AND split IN ('test', 'denoise')", [run_ids]).df()
+                              "AND split IN ('test', 'denoise', 'text')", [run_ids]).df()
         runs = con.execute("SELECT run_id, split_id, timings, best_epoch FROM runs WHERE run_id IN ?", [run_ids]).df()
     return metrics, runs
 

@@ -459,7 +459,9 @@ def draw(panels: list[dict], judges: pd.DataFrame, path: Path, metric: str, shar
     from evals.harness.plots import legend_below, panel_grid, save, short_judge_name, title
 
     columns = noise_settings if 2 <= noise_settings <= 3 else 3
-    fig, axes = panel_grid(len(panels), columns, width=4.6, height=3.5, legend_rows=3)
+    # one panel: wide enough for a two-column legend of the long reference labels
+    fig, axes = panel_grid(len(panels), columns, width=8.0 if len(panels) == 1 else 4.6, height=3.5,
+                           legend_rows=6 if len(panels) == 1 else 3)
     placed = False
     xs = [x for panel in panels for points in panel["curves"].values() for x in points.accuracy]
     xs += [float(x) for x in judges.balanced_accuracy] if len(judges) else []

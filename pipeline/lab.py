@@ -54,6 +54,16 @@ def write_lab(entries: list[dict], path: Path | None = None) -> Path:
     return path
 
 
+def pre_protocol_caveat(entry: dict, curve: str) -> str:
+    """What a gate message must add when the entry predates issue 28's protocol: a break-even against the
+    unedited model (it credits the judge with its candidates) or from a single split."""
+    caveats = ([] if curve.endswith("_vs_random") else ["not against random edits, so it credits the judge with "
+                                                        "its candidates"])
+    if len(entry.get("split_seeds") or []) < 2:
+        caveats.append("one split")
+    return f"; a pre-protocol entry: {', '.join(caveats)}" if caveats else ""
+
+
 def lab_break_even(dataset_id: str, noise_kind: str, noise_ratio: float, curve: str,
                    path: Path | None = None) -> tuple[float, str] | None:
     """(break-even, where it comes from) for ``curve`` on this dataset and noise setting, or None.
@@ -70,8 +80,10 @@ def lab_break_even(dataset_id: str, noise_kind: str, noise_ratio: float, curve: 
         curve = read
         value, floor = entry[curve], entry.get(f"{curve}_at_grid_floor", False)
         setting = f"{noise_kind} {noise_ratio:.0%}"
+        caveat = pre_protocol_caveat(entry, curve)
         if value is None:
-            return 1.0, f"the lab's {curve} curve never paid on {dataset_id} at {setting} ({path.name})"
+            return 1.0, f"the lab's {curve} curve never paid on {dataset_id} at {setting}{caveat} ({path.name})"
         return float(value), (f"the lab's {curve} break-even on {dataset_id} at {setting}"
-                              + (" (already paying at the grid's lowest p)" if floor else "") + f" ({path.name})")
+                              + (" (already paying at the grid's lowest p)" if floor else "") + caveat
+                              + f" ({path.name})")
     return None
